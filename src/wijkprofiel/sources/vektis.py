@@ -1,0 +1,429 @@
+"""Vektis open data Zorgverzekeringswet (Zvw) per gemeente: cost categories and parser.
+
+Vektis publishes, per year, the Zvw claims of all Dutch health insurers aggregated by
+gemeente × geslacht × leeftijdsklasse ("Vektis Open Databestand Zorgverzekeringswet
+{year} - gemeente.csv"; attribution "bron: Vektis"). The files are ``;``-separated with
+``.`` as decimal separator, but their headers drift between years:
+
+* 2018 headers are UPPERCASE, later years lowercase;
+* ``kosten_gzsp`` appears in 2020, ``kosten_integrale_geboortezorg`` and
+  ``kosten_innovatiegelden_ggz`` in 2021;
+* 2023 truncates column names to 32 characters (``kosten_medisch_specialistische_z``);
+* the ggz columns change in 2022 (see below).
+
+**GGZ.** On 1 January 2022 the financing of mental health care (ggz) changed from
+DBC-based products to the *zorgprestatiemodel*. Up to 2021 Vektis reports
+``kosten_specialistische_ggz``, ``kosten_generalistische_basis_ggz`` and
+``kosten_langdurige_ggz``; from 2022 ``kosten_consulten_ggz``,
+``kosten_intramuraal_verblijf_ggz`` and ``kosten_overige_prestaties_ggz``. The detailed
+columns of the two periods are **not** comparable with each other; only their sum is. The
+parser therefore keeps every detailed column as its own category and adds the derived
+category ``ggz`` (sum of the detailed ggz columns present in the file), which is the
+category to compare over years. ``kosten_innovatiegelden_ggz`` (from 2021) is a separate
+category and not part of ``ggz``. Use :func:`total_cost_categories` to sum costs without
+counting ggz twice.
+
+Every file also has one row with empty ``geslacht``, ``leeftijdsklasse`` and
+``gemeentenaam``: costs of insured persons that Vektis could not attribute to a
+gemeente. It is **not** a national total; the parser flags it with ``is_residual``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from wijkprofiel.errors import ConfigError, ParseError, SchemaError
+
+__all__ = [
+    "COST_CATEGORIES",
+    "GGZ_DETAIL_CATEGORIES",
+    "DERIVED_CATEGORIES",
+    "RAW_COST_COLUMNS",
+    "KEY_COLUMNS",
+    "COUNT_COLUMNS",
+    "TRUNCATION_LENGTH",
+    "total_cost_categories",
+    "map_cost_columns",
+    "parse_vektis_zvw",
+]
+
+#: Stable cost category id → Dutch label. The order is the order of the output columns.
+COST_CATEGORIES: Mapping[str, str] = MappingProxyType(
+    {
+        "medisch_specialistische_zorg": "Medisch-specialistische zorg",
+        "farmacie": "Farmacie",
+        "huisarts_inschrijftarief": "Huisartsenzorg: inschrijftarief",
+        "huisarts_consult": "Huisartsenzorg: consulten",
+        "huisarts_mdz": "Huisartsenzorg: multidisciplinaire zorg (mdz)",
+        "huisarts_overig": "Huisartsenzorg: overig",
+        "hulpmiddelen": "Hulpmiddelen",
+        "mondzorg": "Mondzorg",
+        "paramedische_zorg_fysiotherapie": "Paramedische zorg: fysiotherapie",
+        "paramedische_zorg_overig": "Paramedische zorg: overig",
+        "ziekenvervoer_zittend": "Ziekenvervoer: zittend",
+        "ziekenvervoer_liggend": "Ziekenvervoer: liggend",
+        "kraamzorg": "Kraamzorg",
+        "verloskundige_zorg": "Verloskundige zorg",
+        "ggz": "Geestelijke gezondheidszorg (ggz), totaal; vergelijkbaar over de jaren",
+        "specialistische_ggz": "Specialistische ggz (tot en met 2021)",
+        "generalistische_basis_ggz": "Generalistische basis-ggz (tot en met 2021)",
+        "langdurige_ggz": "Langdurige ggz (tot en met 2021)",
+        "consulten_ggz": "Ggz: consulten (vanaf 2022)",
+        "intramuraal_verblijf_ggz": "Ggz: intramuraal verblijf (vanaf 2022)",
+        "overige_prestaties_ggz": "Ggz: overige prestaties (vanaf 2022)",
+        "grensoverschrijdende_zorg": "Grensoverschrijdende zorg",
+        "eerstelijns_ondersteuning": "Eerstelijnsondersteuning",
+        "geriatrische_revalidatiezorg": "Geriatrische revalidatiezorg",
+        "eerstelijnsverblijf": "Eerstelijnsverblijf",
+        "verpleging_en_verzorging": "Verpleging en verzorging (wijkverpleging)",
+        "gzsp": "Geneeskundige zorg voor specifieke patiëntgroepen (gzsp)",
+        "integrale_geboortezorg": "Integrale geboortezorg",
+        "innovatiegelden_ggz": "Innovatiegelden ggz",
+        "overig": "Overig",
+    }
+)
+
+#: The detailed ggz categories that make up the derived ``ggz`` category
+#: (the first three up to 2021, the last three from 2022).
+GGZ_DETAIL_CATEGORIES: tuple[str, ...] = (
+    "specialistische_ggz",
+    "generalistische_basis_ggz",
+    "langdurige_ggz",
+    "consulten_ggz",
+    "intramuraal_verblijf_ggz",
+    "overige_prestaties_ggz",
+)
+
+#: Categories that are not a raw column but the sum of other categories.
+DERIVED_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({"ggz": GGZ_DETAIL_CATEGORIES})
+
+#: Full lower-case raw header → category id; the raw name is ``"kosten_" + id``.
+RAW_COST_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {f"kosten_{cat}": cat for cat in COST_CATEGORIES if cat not in DERIVED_CATEGORIES}
+)
+
+#: Key columns (lower case); all three are empty in the residual row.
+KEY_COLUMNS: tuple[str, ...] = ("geslacht", "leeftijdsklasse", "gemeentenaam")
+#: Count columns (lower case) and their output names.
+COUNT_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {"aantal_bsn": "aantal_bsn", "aantal_verzekerdejaren": "verzekerdejaren"}
+)
+#: Vektis truncates column names to this many characters (seen in the 2023 file).
+TRUNCATION_LENGTH = 32
+
+_REQUIRED = KEY_COLUMNS + tuple(COUNT_COLUMNS)
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_INTEGER = r"\d+"
+_AGE_RANGE = re.compile(r"(\d+) t/m (\d+) jaar")
+_AGE_OPEN = re.compile(r"(\d+)\+")
+_YEAR_IN_NAME = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
+
+
+def total_cost_categories() -> tuple[str, ...]:
+    """Return the categories whose sum is the total Zvw cost, without double counting.
+
+    The derived ``ggz`` category is included and its detailed columns
+    (:data:`GGZ_DETAIL_CATEGORIES`) are left out, so the total is comparable over the
+    2022 change of ggz financing. Sum with ``NaN`` as 0 (categories absent in a year).
+
+    Returns
+    -------
+    tuple of str
+        Category ids in registry order.
+    """
+    return tuple(cat for cat in COST_CATEGORIES if cat not in GGZ_DETAIL_CATEGORIES)
+
+
+def _map_columns(header: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Map raw cost headers to categories; return the mapping and the header problems."""
+    known = sorted(RAW_COST_COLUMNS)
+    mapping: dict[str, str] = {}
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for raw in header:
+        name = raw.strip().lower()
+        if name in _REQUIRED:
+            continue
+        if name in RAW_COST_COLUMNS:
+            full = name
+        elif len(name) == TRUNCATION_LENGTH and name.startswith("kosten_"):
+            candidates = [k for k in known if k.startswith(name)]
+            if len(candidates) != 1:
+                found = ", ".join(candidates) if candidates else "none"
+                problems.append(
+                    f"column {raw!r} looks truncated to {TRUNCATION_LENGTH} characters but "
+                    f"matches {len(candidates)} known cost columns ({found}); expected exactly one"
+                )
+                continue
+            full = candidates[0]
+        else:
+            problems.append(
+                f"unknown cost column {raw!r}; known cost columns: {', '.join(known)}"
+            )
+            continue
+        category = RAW_COST_COLUMNS[full]
+        if category in seen:
+            problems.append(
+                f"columns {seen[category]!r} and {raw!r} both map to category {category!r}"
+            )
+            continue
+        seen[category] = raw
+        mapping[raw] = category
+    return mapping, problems
+
+
+def map_cost_columns(header: Sequence[str], *, source: str | Path = "<header>") -> dict[str, str]:
+    """Map the raw cost headers of a Vektis Zvw file to cost categories.
+
+    Headers are compared in lower case; a header of exactly :data:`TRUNCATION_LENGTH`
+    characters is resolved by unique prefix match against the known full names. Key and
+    count columns are skipped.
+
+    Parameters
+    ----------
+    header
+        The raw header fields of the file.
+    source
+        File name used in error messages.
+
+    Returns
+    -------
+    dict of str to str
+        Raw header (as given) → category id, for every cost column.
+
+    Raises
+    ------
+    SchemaError
+        Listing every unknown, ambiguous or duplicated cost column.
+    """
+    mapping, problems = _map_columns(header)
+    if problems:
+        msg = f"{source}: header of Vektis Zvw file is invalid:\n" + "\n".join(
+            f"  - {p}" for p in problems
+        )
+        raise SchemaError(msg)
+    return mapping
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: cannot read Vektis Zvw file ({exc.strerror or exc})"
+        raise ConfigError(msg) from exc
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            msg = f"{path}: expected a valid gzip file, decompression failed ({exc})"
+            raise ParseError(msg) from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        msg = f"{path}: line {line}: expected UTF-8/ASCII text, got byte {data[exc.start]:#04x}"
+        raise ParseError(msg) from exc
+
+
+def _year(path: Path, year: int | None) -> int:
+    found = sorted({int(m) for m in _YEAR_IN_NAME.findall(path.name)})
+    if year is None:
+        if len(found) != 1:
+            msg = (
+                f"{path}: cannot take the data year from the file name (found "
+                f"{found or 'no year'}); expected one year like '..._2023_...' or pass year="
+            )
+            raise ConfigError(msg)
+        return found[0]
+    if isinstance(year, bool) or not isinstance(year, int):
+        msg = f"year must be an int such as 2023, got {year!r}"
+        raise ConfigError(msg)
+    if len(found) == 1 and found[0] != year:
+        msg = f"{path}: year={year} contradicts the year {found[0]} in the file name"
+        raise ConfigError(msg)
+    return year
+
+
+def _age(label: str) -> tuple[str, int, int | None] | None:
+    """Parse a normalised leeftijdsklasse label into (label, lower, upper)."""
+    if m := _AGE_RANGE.fullmatch(label):
+        lower, upper = int(m.group(1)), int(m.group(2))
+        return (label, lower, upper) if lower <= upper else None
+    if m := _AGE_OPEN.fullmatch(label):
+        return label, int(m.group(1)), None
+    return None
+
+
+def _string_array(values: Sequence[str]) -> pd.arrays.StringArray:
+    return pd.array([v if v else pd.NA for v in values], dtype="string")  # type: ignore[return-value]
+
+
+def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
+    """Parse one Vektis Zvw gemeente file (gzip or plain CSV) into a tidy frame.
+
+    Parameters
+    ----------
+    path
+        The file, e.g. ``vektis_open_data_zvw_2023_gemeente.csv.gz``. Gzip is detected
+        from the content, not the suffix.
+    year
+        The data year; taken from the file name (``..._2023_...``) when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data row, in file order, with columns ``year`` (int64),
+        ``gemeentenaam``, ``geslacht`` (``'M'``/``'V'``), ``leeftijdsklasse`` (e.g.
+        ``"0 t/m 4 jaar"``, ``"90+"``) as string dtype (``<NA>`` in the residual row),
+        ``age_lower`` and ``age_upper`` (Int64; upper ``<NA>`` for ``90+``),
+        ``aantal_bsn`` (Int64), ``verzekerdejaren`` (float64), ``is_residual`` (bool),
+        then ``kosten_<category>`` (float64, euro) for every category of
+        :data:`COST_CATEGORIES`, ``NaN`` when the category does not exist in the file.
+        Negative (correction) values are kept. ``df.attrs["column_map"]`` holds the raw
+        header → category mapping used, ``df.attrs["source_path"]`` the path.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read or the year is unknown or contradicts the file name.
+    SchemaError
+        Required columns are missing, or cost columns are unknown/ambiguous/duplicated
+        (all listed at once).
+    ParseError
+        The file is not valid gzip/UTF-8, or rows have the wrong number of fields, bad
+        key values or non-numeric cells (every one listed with 1-based line number,
+        column and value).
+    """
+    path = Path(path)
+    data_year = _year(path, year)
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter=";")
+    header = next(reader, None)
+    if header is None:
+        msg = f"{path}: expected a header row, found an empty file"
+        raise ParseError(msg)
+    lower = [h.strip().lower() for h in header]
+    column_map, problems = _map_columns(header)
+    missing = [c for c in _REQUIRED if c not in lower]
+    duplicates = sorted({c for c in _REQUIRED if lower.count(c) > 1})
+    if missing:
+        problems.insert(0, f"missing required columns: {', '.join(missing)}")
+    if duplicates:
+        problems.insert(0, f"duplicated required columns: {', '.join(duplicates)}")
+    if problems:
+        msg = f"{path}: header of Vektis Zvw file is invalid:\n" + "\n".join(
+            f"  - {p}" for p in problems
+        )
+        raise SchemaError(msg)
+
+    cell_problems: list[tuple[int, int, str]] = []
+    lines: list[int] = []
+    columns: list[list[str]] = [[] for _ in header]
+    for row in reader:
+        if not row or row == [""]:
+            continue
+        if len(row) != len(header):
+            cell_problems.append(
+                (reader.line_num, -1, f"expected {len(header)} fields, got {len(row)}")
+            )
+            continue
+        lines.append(reader.line_num)
+        for values, value in zip(columns, row, strict=True):
+            values.append(value)
+    index = {name: i for i, name in enumerate(lower)}
+    raw = {name: pd.Series(columns[i], dtype="str") for name, i in index.items()}
+
+    def bad(column: str, pattern: str, expected: str) -> None:
+        values = raw[column]
+        mask = ~values.str.fullmatch(pattern).to_numpy(dtype=bool)
+        for pos in np.flatnonzero(mask):
+            cell_problems.append(
+                (lines[pos], index[column],
+                 f"column {header[index[column]]!r}: expected {expected}, got {values.iat[pos]!r}")
+            )
+
+    bad("aantal_bsn", _INTEGER, "a non-negative integer")
+    for name in lower:
+        if name == "aantal_verzekerdejaren" or (name not in _REQUIRED):
+            bad(name, _NUMBER, "a number with '.' as decimal separator")
+
+    sexes = raw["geslacht"].str.strip().tolist()
+    labels = [" ".join(v.split()) for v in raw["leeftijdsklasse"].tolist()]
+    names = raw["gemeentenaam"].str.strip().tolist()
+    ages = {label: _age(label) for label in set(labels) if label}
+    residual = np.zeros(len(lines), dtype=bool)
+    for pos, (sex, label, name) in enumerate(zip(sexes, labels, names, strict=True)):
+        keys = (sex, label, name)
+        if not any(keys):
+            residual[pos] = True
+            continue
+        if not all(keys):
+            cell_problems.append(
+                (lines[pos], index["geslacht"],
+                 f"key columns partly empty (geslacht={sex!r}, leeftijdsklasse={label!r}, "
+                 f"gemeentenaam={name!r}); expected all three filled, or all three empty "
+                 "in the residual row")
+            )
+            continue
+        if sex not in ("M", "V"):
+            cell_problems.append(
+                (lines[pos], index["geslacht"],
+                 f"column {header[index['geslacht']]!r}: expected 'M' or 'V', got {sex!r}")
+            )
+        if ages[label] is None:
+            cell_problems.append(
+                (lines[pos], index["leeftijdsklasse"],
+                 f"column {header[index['leeftijdsklasse']]!r}: expected a label like "
+                 f"' 0 t/m  4 jaar' or '90+', got {raw['leeftijdsklasse'].iat[pos]!r}")
+            )
+
+    if cell_problems:
+        cell_problems.sort(key=lambda p: (p[0], p[1]))
+        msg = f"{path}: {len(cell_problems)} invalid row(s) in Vektis Zvw file:\n" + "\n".join(
+            f"  - line {line}, {text}" if col >= 0 else f"  - line {line}: {text}"
+            for line, col, text in cell_problems
+        )
+        raise ParseError(msg)
+
+    parsed = [ages.get(label) for label in labels]
+    out = pd.DataFrame(
+        {
+            "year": np.full(len(lines), data_year, dtype=np.int64),
+            "gemeentenaam": _string_array(names),
+            "geslacht": _string_array(sexes),
+            "leeftijdsklasse": _string_array(labels),
+            "age_lower": pd.array([p[1] if p else pd.NA for p in parsed], dtype="Int64"),
+            "age_upper": pd.array(
+                [p[2] if p and p[2] is not None else pd.NA for p in parsed], dtype="Int64"
+            ),
+            "aantal_bsn": pd.array(
+                np.asarray(raw["aantal_bsn"].to_numpy(dtype=object), dtype=np.int64), dtype="Int64"
+            ),
+            "verzekerdejaren": np.asarray(
+                raw["aantal_verzekerdejaren"].to_numpy(dtype=object), dtype=np.float64
+            ),
+            "is_residual": residual,
+        }
+    )
+    by_category = {cat: raw_name for raw_name, cat in column_map.items()}
+    for cat in COST_CATEGORIES:
+        if cat in DERIVED_CATEGORIES:
+            parts = out.reindex(columns=[f"kosten_{p}" for p in DERIVED_CATEGORIES[cat]])
+            out[f"kosten_{cat}"] = parts.sum(axis=1, min_count=1).astype(np.float64)
+        elif cat in by_category:
+            values = raw[by_category[cat].strip().lower()].to_numpy(dtype=object)
+            out[f"kosten_{cat}"] = np.asarray(values, dtype=np.float64)
+        else:
+            out[f"kosten_{cat}"] = np.full(len(lines), np.nan, dtype=np.float64)
+    out.attrs["column_map"] = dict(column_map)
+    out.attrs["source_path"] = str(path)
+    return out
