@@ -41,6 +41,7 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
 
@@ -122,10 +123,10 @@ COUNT_COLUMNS: Mapping[str, str] = MappingProxyType(
 TRUNCATION_LENGTH = 32
 
 _REQUIRED = KEY_COLUMNS + tuple(COUNT_COLUMNS)
-_NUMBER = r"-?\d+(?:\.\d+)?"
-_INTEGER = r"\d+"
-_AGE_RANGE = re.compile(r"(\d+) t/m (\d+) jaar")
-_AGE_OPEN = re.compile(r"(\d+)\+")
+_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
+_INTEGER = r"[0-9]+"
+_AGE_RANGE = re.compile(r"([0-9]+) t/m ([0-9]+) jaar")
+_AGE_OPEN = re.compile(r"([0-9]+)\+")
 _YEAR_IN_NAME = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
 
 
@@ -167,9 +168,7 @@ def _map_columns(header: Sequence[str]) -> tuple[dict[str, str], list[str]]:
                 continue
             full = candidates[0]
         else:
-            problems.append(
-                f"unknown cost column {raw!r}; known cost columns: {', '.join(known)}"
-            )
+            problems.append(f"unknown cost column {raw!r}; known cost columns: {', '.join(known)}")
             continue
         category = RAW_COST_COLUMNS[full]
         if category in seen:
@@ -264,8 +263,8 @@ def _age(label: str) -> tuple[str, int, int | None] | None:
     return None
 
 
-def _string_array(values: Sequence[str]) -> pd.arrays.StringArray:
-    return pd.array([v if v else pd.NA for v in values], dtype="string")  # type: ignore[return-value]
+def _string_array(values: Sequence[str]) -> ExtensionArray:
+    return pd.array([v if v else pd.NA for v in values], dtype="string")
 
 
 def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
@@ -337,18 +336,21 @@ def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
             )
             continue
         lines.append(reader.line_num)
-        for values, value in zip(columns, row, strict=True):
-            values.append(value)
+        for column_values, value in zip(columns, row, strict=True):
+            column_values.append(value)
     index = {name: i for i, name in enumerate(lower)}
     raw = {name: pd.Series(columns[i], dtype="str") for name, i in index.items()}
 
     def bad(column: str, pattern: str, expected: str) -> None:
         values = raw[column]
         mask = ~values.str.fullmatch(pattern).to_numpy(dtype=bool)
-        for pos in np.flatnonzero(mask):
+        for pos in (int(p) for p in np.flatnonzero(mask)):
             cell_problems.append(
-                (lines[pos], index[column],
-                 f"column {header[index[column]]!r}: expected {expected}, got {values.iat[pos]!r}")
+                (
+                    lines[pos],
+                    index[column],
+                    f"column {header[index[column]]!r}: expected {expected}, got {values.iat[pos]!r}",
+                )
             )
 
     bad("aantal_bsn", _INTEGER, "a non-negative integer")
@@ -368,22 +370,31 @@ def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
             continue
         if not all(keys):
             cell_problems.append(
-                (lines[pos], index["geslacht"],
-                 f"key columns partly empty (geslacht={sex!r}, leeftijdsklasse={label!r}, "
-                 f"gemeentenaam={name!r}); expected all three filled, or all three empty "
-                 "in the residual row")
+                (
+                    lines[pos],
+                    index["geslacht"],
+                    f"key columns partly empty (geslacht={sex!r}, leeftijdsklasse={label!r}, "
+                    f"gemeentenaam={name!r}); expected all three filled, or all three empty "
+                    "in the residual row",
+                )
             )
             continue
         if sex not in ("M", "V"):
             cell_problems.append(
-                (lines[pos], index["geslacht"],
-                 f"column {header[index['geslacht']]!r}: expected 'M' or 'V', got {sex!r}")
+                (
+                    lines[pos],
+                    index["geslacht"],
+                    f"column {header[index['geslacht']]!r}: expected 'M' or 'V', got {sex!r}",
+                )
             )
         if ages[label] is None:
             cell_problems.append(
-                (lines[pos], index["leeftijdsklasse"],
-                 f"column {header[index['leeftijdsklasse']]!r}: expected a label like "
-                 f"' 0 t/m  4 jaar' or '90+', got {raw['leeftijdsklasse'].iat[pos]!r}")
+                (
+                    lines[pos],
+                    index["leeftijdsklasse"],
+                    f"column {header[index['leeftijdsklasse']]!r}: expected a label like "
+                    f"' 0 t/m  4 jaar' or '90+', got {raw['leeftijdsklasse'].iat[pos]!r}",
+                )
             )
 
     if cell_problems:
@@ -415,15 +426,18 @@ def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
         }
     )
     by_category = {cat: raw_name for raw_name, cat in column_map.items()}
+    costs: dict[str, np.ndarray] = {}
     for cat in COST_CATEGORIES:
-        if cat in DERIVED_CATEGORIES:
-            parts = out.reindex(columns=[f"kosten_{p}" for p in DERIVED_CATEGORIES[cat]])
-            out[f"kosten_{cat}"] = parts.sum(axis=1, min_count=1).astype(np.float64)
-        elif cat in by_category:
-            values = raw[by_category[cat].strip().lower()].to_numpy(dtype=object)
-            out[f"kosten_{cat}"] = np.asarray(values, dtype=np.float64)
-        else:
-            out[f"kosten_{cat}"] = np.full(len(lines), np.nan, dtype=np.float64)
+        if cat in by_category:
+            cells = raw[by_category[cat].strip().lower()].to_numpy(dtype=object)
+            costs[cat] = np.asarray(cells, dtype=np.float64)
+        elif cat not in DERIVED_CATEGORIES:
+            costs[cat] = np.full(len(lines), np.nan, dtype=np.float64)
+    for cat, parts in DERIVED_CATEGORIES.items():
+        frame = pd.DataFrame({p: costs[p] for p in parts})
+        costs[cat] = frame.sum(axis=1, min_count=1).to_numpy(dtype=np.float64)
+    for cat in COST_CATEGORIES:
+        out[f"kosten_{cat}"] = costs[cat]
     out.attrs["column_map"] = dict(column_map)
     out.attrs["source_path"] = str(path)
     return out

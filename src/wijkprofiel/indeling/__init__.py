@@ -1,0 +1,53 @@
+"""Indelingen: crosswalks between yearly region divisions and harmonisation along them.
+
+Dutch gemeente, wijk and buurt boundaries change every year, and sources are published
+on different indelingen (RIVM Gezondheidsmonitor 2020 on indeling 2020, CBS KWB 2024 on
+indeling 2024). This package builds crosswalks (geometry overlay or a published table),
+completes them with unchanged codes, moves values along them and reports what could
+not be mapped.
+
+Typical use::
+
+    cw = read_crosswalk_csv(path, from_year=2020, to_year=2024, level="wijk")
+    cw, unmatched = complete_crosswalk(cw, rivm_wijkcodes, kwb_wijkcodes)
+    values = values[~values["region_code"].isin(unmatched["code"])]
+    out = harmonise(values, cw, kind="intensive", by=["indicator_id", "period"])
+    report = harmonisation_report(unmatched, from_year=2020, to_year=2024)
+"""
+
+from __future__ import annotations
+
+from wijkprofiel.indeling.crosswalk import (
+    CROSSWALK_COLUMNS,
+    REPORT_COLUMNS,
+    UNMATCHED_COLUMNS,
+    WEIGHT_TOLERANCE,
+    Level,
+    complete_crosswalk,
+    read_crosswalk_csv,
+    validate_crosswalk,
+)
+from wijkprofiel.indeling.geometry import OVERLAY_CRS, crosswalk_from_geometry
+from wijkprofiel.indeling.harmonise import (
+    HARMONISED_COLUMNS,
+    Kind,
+    harmonisation_report,
+    harmonise,
+)
+
+__all__ = [
+    "CROSSWALK_COLUMNS",
+    "HARMONISED_COLUMNS",
+    "OVERLAY_CRS",
+    "REPORT_COLUMNS",
+    "UNMATCHED_COLUMNS",
+    "WEIGHT_TOLERANCE",
+    "Kind",
+    "Level",
+    "complete_crosswalk",
+    "crosswalk_from_geometry",
+    "harmonisation_report",
+    "harmonise",
+    "read_crosswalk_csv",
+    "validate_crosswalk",
+]
