@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
-from wijkprofiel.raw import Snapshot, latest_snapshot, snapshot_file
+from wijkprofiel.indeling import complete_crosswalk, crosswalk_from_geometry, harmonise
+from wijkprofiel.indicators import INDICATORS
+from wijkprofiel.names import resolve_gemeentecodes
+from wijkprofiel.raw import Snapshot, latest_snapshot, list_snapshots, snapshot_file
 from wijkprofiel.sources.kwb import kwb_observations, kwb_regions, parse_kwb_snapshot
 from wijkprofiel.sources.pdok import parse_pdok_layer
 from wijkprofiel.sources.rivm import RIVM_TABLES, parse_rivm_csv, rivm_observations
+from wijkprofiel.sources.vektis import parse_vektis_zvw, total_cost_categories
 
 __all__ = [
     "SourceLoad",
@@ -27,6 +32,16 @@ __all__ = [
     "load_geometry",
     "GEOMETRY_LAYERS",
     "assemble_regions",
+    "OBSERVATION_COLUMNS",
+    "VEKTIS_PARTS",
+    "gemeente_reference",
+    "load_vektis",
+    "gemeente_crosswalk",
+]
+
+OBSERVATION_COLUMNS = [
+    "indicator_id", "region_code", "indeling_year", "period", "population_group",
+    "value", "ci_lower", "ci_upper", "numerator", "denominator", "suppressed", "source_id",
 ]
 
 
@@ -40,6 +55,7 @@ class SourceLoad:
     sources: list[dict[str, object]] = field(default_factory=list)
     wide: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    unmatched: pd.DataFrame | None = None
 
 
 def source_row(snapshot: Snapshot, raw_root: Path, rows: int | None = None) -> dict[str, object]:
@@ -171,3 +187,131 @@ def assemble_regions(
                 regions.loc[hit.index[missing_name], "name"] = geo_names.to_numpy()[missing_name]
     regions.loc[regions["level"] == "land", "name"] = regions.loc[regions["level"] == "land", "name"].fillna("Nederland")
     return regions.reset_index(drop=True)
+
+
+#: Vektis indicator source_key -> cost categories summed into it
+VEKTIS_PARTS: dict[str, tuple[str, ...]] = {
+    "totaal": total_cost_categories(),
+    "huisarts": ("huisarts_inschrijftarief", "huisarts_consult", "huisarts_mdz", "huisarts_overig"),
+    "farmacie": ("farmacie",),
+    "medisch_specialistische_zorg": ("medisch_specialistische_zorg",),
+    "ggz": ("ggz",),
+    "verpleging_en_verzorging": ("verpleging_en_verzorging",),
+}
+
+
+def gemeente_reference(geometries: dict[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+    """CBS gemeente names and codes of every embedded indeling (``gemeentecode, gemeentenaam, year``)."""
+    frames = [
+        pd.DataFrame({"gemeentecode": g["region_code"], "gemeentenaam": g["name"], "year": int(g["geometry_year"].iloc[0])})
+        for name, g in geometries.items()
+        if name.startswith("gemeenten_")
+    ]
+    ref = pd.concat(frames, ignore_index=True)
+    return ref[ref["gemeentecode"] != "GM0998"].reset_index(drop=True)
+
+
+def _vektis_totals(parsed: pd.DataFrame) -> pd.DataFrame:
+    """Costs (per indicator part) and insured years per gemeentecode; residual row → national only."""
+    out = pd.DataFrame({"gemeentecode": parsed["gemeentecode"], "verzekerdejaren": parsed["verzekerdejaren"]})
+    for key, parts in VEKTIS_PARTS.items():
+        cols = [f"kosten_{p}" for p in parts if f"kosten_{p}" in parsed.columns]
+        out[f"cost_{key}"] = parsed[cols].sum(axis=1, min_count=1)
+    return out
+
+
+def _vektis_obs(totals: pd.DataFrame, *, period: int, indeling_year: int, source_id: str) -> pd.DataFrame:
+    ids = {ind.source_key: ind.indicator_id for ind in INDICATORS if ind.source == "vektis_zvw"}
+    frames = []
+    for key, indicator_id in ids.items():
+        num = totals[f"cost_{key}"].to_numpy(dtype="float64")
+        den = totals["verzekerdejaren"].to_numpy(dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(den > 0, num / den, np.nan)
+        frames.append(pd.DataFrame({"indicator_id": indicator_id, "region_code": totals["region_code"].to_numpy(),
+                                    "value": value, "numerator": num, "denominator": den}))
+    obs = pd.concat(frames, ignore_index=True)
+    obs["indeling_year"] = indeling_year
+    obs["period"] = period
+    obs["population_group"] = "totaal"
+    obs["ci_lower"] = np.nan
+    obs["ci_upper"] = np.nan
+    obs["suppressed"] = False
+    obs["source_id"] = source_id
+    return obs[OBSERVATION_COLUMNS]
+
+
+def load_vektis(
+    raw_root: Path,
+    reference: pd.DataFrame,
+    crosswalk_2024: pd.DataFrame,
+    land_codes: dict[int, str],
+    native_years: dict[int, int] | None = None,
+) -> SourceLoad:
+    """Load every Vektis Zvw gemeente file: costs per verzekerdejaar per gemeente and NL.
+
+    Gemeente names are resolved to codes (:func:`wijkprofiel.names.resolve_gemeentecodes`).
+    Every year is harmonised onto indeling 2024 (costs and insured years are extensive:
+    summed over merged gemeenten; exact for whole-gemeente mergers); years whose gemeente
+    set equals an embedded indeling are also kept on it (``native_years``: data year →
+    indeling year, default ``{2018: 2020}``). The national value sums all rows, including
+    the residual row that Vektis cannot attribute to a gemeente (it is reported in notes,
+    never assigned to one).
+    """
+    native_years = {2018: 2020} if native_years is None else native_years
+    targets = set(reference.loc[reference["year"] == 2024, "gemeentecode"])
+    observations: list[pd.DataFrame] = []
+    rows: list[dict[str, object]] = []
+    notes: list[str] = []
+    unmatched: list[pd.DataFrame] = []
+    for snap in list_snapshots(raw_root, "vektis"):
+        if not snap.dataset.startswith("zvw_gemeente_"):
+            continue
+        year = int(snap.dataset.rsplit("_", 1)[1])
+        parsed = parse_vektis_zvw(snap.path / "zvw_gemeente.csv.gz", year)
+        row = source_row(snap, raw_root, rows=len(parsed))
+        rows.append(row)
+        named = parsed.loc[~parsed["is_residual"], "gemeentenaam"].dropna().unique()
+        codes = resolve_gemeentecodes(named, reference)
+        parsed["gemeentecode"] = parsed["gemeentenaam"].map(codes)
+        residual = parsed[parsed["is_residual"]]
+        notes.append(
+            f"Vektis {year}: {len(residual)} rij(en) zonder gemeente ({int(residual['aantal_bsn'].sum())} verzekerden) "
+            "tellen mee in Nederland, niet in een gemeente"
+        )
+        totals = _vektis_totals(parsed)
+        national = totals.drop(columns="gemeentecode").sum().to_frame().T
+        per_gm = totals[parsed["gemeentecode"].notna().to_numpy()].groupby("gemeentecode", as_index=False).sum()
+        source_id = str(row["source_id"])
+        value_cols = [c for c in per_gm.columns if c != "gemeentecode"]
+        if year in native_years:
+            indeling = native_years[year]
+            native = pd.concat([per_gm.rename(columns={"gemeentecode": "region_code"}),
+                                national.assign(region_code=land_codes[indeling])], ignore_index=True)
+            observations.append(_vektis_obs(native, period=year, indeling_year=indeling, source_id=source_id))
+        cw, missing = complete_crosswalk(crosswalk_2024, per_gm["gemeentecode"], sorted(targets),
+                                         from_year=2019, to_year=2024, level="gemeente")
+        if len(missing):
+            unmatched.append(missing.assign(source=f"vektis {year}"))
+        mappable = per_gm[~per_gm["gemeentecode"].isin(set(missing["code"]))]
+        moved = harmonise(mappable.rename(columns={"gemeentecode": "region_code"}), cw, kind="extensive",
+                          value_columns=value_cols)
+        on_2024 = pd.concat([moved[["region_code", *value_cols]], national.assign(region_code=land_codes[2024])],
+                            ignore_index=True)
+        observations.append(_vektis_obs(on_2024, period=year, indeling_year=2024, source_id=source_id))
+    load = SourceLoad("vektis", pd.concat(observations, ignore_index=True), sources=rows, notes=notes)
+    load.unmatched = pd.concat(unmatched, ignore_index=True) if unmatched else None
+    return load
+
+
+def gemeente_crosswalk(geometries: dict[str, gpd.GeoDataFrame], from_dataset: str = "gemeenten_2019",
+                       to_dataset: str = "gemeenten_2024") -> pd.DataFrame:
+    """Area-weighted gemeente crosswalk between two embedded editions (Buitenland GM0998 left out)."""
+    src = geometries[from_dataset]
+    dst = geometries[to_dataset]
+    src = src[src["region_code"] != "GM0998"].assign(gemeentecode=lambda d: d["region_code"])
+    dst = dst[dst["region_code"] != "GM0998"].assign(gemeentecode=lambda d: d["region_code"])
+    return crosswalk_from_geometry(
+        src, dst, code_column="gemeentecode",
+        from_year=int(src["geometry_year"].iloc[0]), to_year=int(dst["geometry_year"].iloc[0]), level="gemeente",
+    )

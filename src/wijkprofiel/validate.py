@@ -1,0 +1,106 @@
+"""Validation of loaded data: collect every problem, report them all, raise once.
+
+Checks return rows for the ``validation_results`` table (check, severity, passed,
+observed, expected). :func:`raise_on_errors` raises one ValidationError listing every failed
+``error`` check.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from wijkprofiel.errors import ValidationError
+
+__all__ = [
+    "CODE_PATTERNS",
+    "EXPECTED_COUNTS",
+    "check_regions",
+    "check_observations",
+    "raise_on_errors",
+]
+
+#: level -> region code pattern (numeric codes, and the alphanumeric Amsterdam codes since 2023)
+CODE_PATTERNS = {
+    "land": r"NL0[01]",
+    "gemeente": r"GM\d{4}",
+    "wijk": r"WK\d{4}[0-9A-Z]{2}",
+    "buurt": r"BU\d{4}[0-9A-Z]{4}",
+}
+
+#: indeling year -> regions per level as published (RIVM 50090NED; KWB 85984NED)
+EXPECTED_COUNTS: dict[int, dict[str, int]] = {
+    2020: {"land": 1, "gemeente": 355, "wijk": 3177, "buurt": 13808},
+    2024: {"land": 1, "gemeente": 342, "wijk": 3393, "buurt": 14574},
+}
+
+
+def _result(source: str, check: str, severity: str, passed: bool, observed: object, expected: object,
+            details: str = "") -> dict[str, object]:
+    return {
+        "source": source, "check_name": check, "severity": severity, "passed": bool(passed),
+        "observed": str(observed), "expected": str(expected), "details": details,
+    }
+
+
+def check_regions(regions: pd.DataFrame, source: str = "regions") -> list[dict[str, object]]:
+    """Counts per level against the indeling, code patterns, one national row, no duplicates."""
+    out: list[dict[str, object]] = []
+    for year, expected in EXPECTED_COUNTS.items():
+        sub = regions[regions["indeling_year"] == year]
+        if sub.empty:
+            continue
+        counts = sub["level"].value_counts().to_dict()
+        for level, n in expected.items():
+            got = int(counts.get(level, 0))
+            out.append(_result(source, f"aantal {level} indeling {year}", "error", got == n, got, n))
+    dupes = regions.duplicated(["region_code", "indeling_year"])
+    out.append(_result(source, "unieke regiocodes per indeling", "error", not dupes.any(), int(dupes.sum()), 0,
+                       ", ".join(regions.loc[dupes, "region_code"].astype(str).head(10))))
+    bad_codes: list[str] = []
+    for level, pattern in CODE_PATTERNS.items():
+        codes = regions.loc[regions["level"] == level, "region_code"].astype(str)
+        bad = codes[~codes.str.fullmatch(pattern)]
+        bad_codes.extend(f"{c} ({level})" for c in bad.head(10))
+    out.append(_result(source, "codepatroon GM/WK/BU", "error", not bad_codes, len(bad_codes), 0, ", ".join(bad_codes)))
+    return out
+
+
+def check_observations(observations: pd.DataFrame, indicators: pd.DataFrame, regions: pd.DataFrame,
+                       source: str) -> list[dict[str, object]]:
+    """Percentages within [0, 100], known indicators and regions, no duplicate keys."""
+    out: list[dict[str, object]] = []
+    units = indicators.set_index("indicator_id")["unit"]
+    unknown = sorted(set(observations["indicator_id"]) - set(units.index))
+    out.append(_result(source, "bekende indicatoren", "error", not unknown, len(unknown), 0, ", ".join(unknown[:10])))
+    pct = observations["indicator_id"].map(units) == "%"
+    values = observations.loc[pct, "value"]
+    bad = observations.loc[pct][(values < 0) | (values > 100)]
+    out.append(_result(source, "percentages tussen 0 en 100", "error", bad.empty, len(bad), 0,
+                       "; ".join(f"{r.region_code} {r.indicator_id} {r.period}: {r.value}" for r in bad.head(10).itertuples())))
+    keys = ["indicator_id", "region_code", "indeling_year", "period", "population_group"]
+    dupes = observations.duplicated(keys)
+    out.append(_result(source, "unieke sleutels", "error", not dupes.any(), int(dupes.sum()), 0))
+    known = pd.MultiIndex.from_frame(regions[["region_code", "indeling_year"]])
+    obs_keys = pd.MultiIndex.from_frame(observations[["region_code", "indeling_year"]].drop_duplicates())
+    missing = obs_keys.difference(known)
+    out.append(_result(source, "regio's bestaan in indeling", "error", len(missing) == 0, len(missing), 0,
+                       ", ".join(f"{c}@{y}" for c, y in list(missing)[:10])))
+    land = observations.merge(regions[regions["level"] == "land"][["region_code", "indeling_year"]])
+    per_cell = land.groupby(["indicator_id", "indeling_year", "period", "population_group"]).size()
+    out.append(_result(source, "precies één landelijke rij per cel", "error", bool((per_cell == 1).all()),
+                       int((per_cell != 1).sum()), 0))
+    return out
+
+
+def raise_on_errors(results: list[dict[str, object]]) -> None:
+    """Raise one ValidationError listing every failed ``error`` check (no-op when all pass)."""
+    failed = [r for r in results if r["severity"] == "error" and not r["passed"]]
+    if failed:
+        problems = [
+            f"{r['source']}: {r['check_name']}: got {r['observed']}, expected {r['expected']}"
+            + (f" ({r['details']})" if r["details"] else "")
+            for r in failed
+        ]
+        msg = f"{len(failed)} validation check(s) failed"
+        raise ValidationError(msg, problems)
+
