@@ -17,6 +17,7 @@ __all__ = [
     "check_regions",
     "check_observations",
     "raise_on_errors",
+    "quarantine_rows",
 ]
 
 #: level -> region code pattern (numeric codes, and the alphanumeric Amsterdam codes since 2023)
@@ -90,6 +91,42 @@ def check_observations(observations: pd.DataFrame, indicators: pd.DataFrame, reg
     out.append(_result(source, "precies één landelijke rij per cel", "error", bool((per_cell == 1).all()),
                        int((per_cell != 1).sum()), 0))
     return out
+
+
+def quarantine_rows(observations: pd.DataFrame, indicators: pd.DataFrame,
+                    source: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, object]]]:
+    """Move rows that fail row-level checks out of the observations, with check and reason.
+
+    Row-level checks: a percentage outside [0, 100]; a negative percentage or count.
+    Quarantined rows are never published; they go to the ``quarantine`` table.
+
+    Returns
+    -------
+    (clean, quarantined, results)
+        ``quarantined`` has the observation columns plus ``check_name`` and ``reason``;
+        ``results`` has one warning row per check that quarantined anything.
+    """
+    units = observations["indicator_id"].map(indicators.set_index("indicator_id")["unit"])
+    value = observations["value"]
+    checks = [
+        ("percentage tussen 0 en 100", (units == "%") & ((value < 0) | (value > 100)),
+         "aandeel buiten 0–100%; bij wijken en buurten rondt CBS aantallen af op 5, waardoor een deel "
+         "groter kan lijken dan het geheel"),
+        ("geen negatief aantal", (units == "aantal") & (value < 0), "negatief aantal"),
+    ]
+    flagged = pd.Series(False, index=observations.index)
+    parts: list[pd.DataFrame] = []
+    results: list[dict[str, object]] = []
+    for name, mask, reason in checks:
+        mask = mask.fillna(False).astype(bool) & ~flagged
+        if mask.any():
+            parts.append(observations[mask].assign(check_name=name, reason=reason))
+            results.append(_result(source, f"quarantaine: {name}", "warning", False, int(mask.sum()), 0,
+                                   "; ".join(f"{r.region_code} {r.indicator_id} {r.period}: {r.value:.1f}"
+                                             for r in observations[mask].head(10).itertuples())))
+        flagged |= mask
+    quarantined = pd.concat(parts, ignore_index=True) if parts else observations.iloc[0:0].assign(check_name="", reason="")
+    return observations[~flagged], quarantined, results
 
 
 def raise_on_errors(results: list[dict[str, object]]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from wijkprofiel.errors import PublishError
 
@@ -38,6 +39,7 @@ TABLES = (
     "indicators",
     "observations",
     "comparisons",
+    "quarantine",
     "harmonisation_report",
     "validation_results",
     "runs",
@@ -152,7 +154,7 @@ def build_database(target: Path, tables: Mapping[str, pd.DataFrame], *, threads:
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]  # table from TABLES
-    data = frame.reindex(columns=columns)
+    data = pa.Table.from_pandas(frame.reindex(columns=columns), preserve_index=False)
     con.register("_incoming", data)
     try:
         column_list = ", ".join(columns)

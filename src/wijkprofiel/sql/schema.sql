@@ -51,8 +51,9 @@ CREATE TABLE observations (
     numerator        DOUBLE,
     denominator      DOUBLE,
     suppressed       BOOLEAN NOT NULL,    -- disclosure control removed value/numerator/denominator
-    source_id        VARCHAR NOT NULL,
-    PRIMARY KEY (indicator_id, region_code, indeling_year, period, population_group)
+    source_id        VARCHAR NOT NULL
+    -- unique on (indicator_id, region_code, indeling_year, period, population_group):
+    -- enforced by validation before load (a PRIMARY KEY index costs ~10 s on 3.6 M rows)
 );
 
 CREATE TABLE comparisons (
@@ -72,8 +73,22 @@ CREATE TABLE comparisons (
     z_nl             DOUBLE,              -- diff_nl / sd of same-level areas in the Netherlands
     class_nl         VARCHAR NOT NULL,
     class_gemeente   VARCHAR NOT NULL,
-    class_method     VARCHAR NOT NULL,    -- 'descriptive_z' (no uncertainty known) or a significance test
-    PRIMARY KEY (indicator_id, region_code, indeling_year, period, population_group)
+    class_method     VARCHAR NOT NULL     -- 'descriptive_z' (no uncertainty known) or a significance test
+    -- one row per observation key (indicator_id, region_code, indeling_year, period, population_group)
+);
+
+CREATE TABLE quarantine (            -- rows that failed row-level checks: never published
+    indicator_id     VARCHAR NOT NULL,
+    region_code      VARCHAR NOT NULL,
+    indeling_year    INTEGER NOT NULL,
+    period           INTEGER NOT NULL,
+    population_group VARCHAR NOT NULL,
+    value            DOUBLE,
+    numerator        DOUBLE,
+    denominator      DOUBLE,
+    source_id        VARCHAR NOT NULL,
+    check_name       VARCHAR NOT NULL,
+    reason           VARCHAR NOT NULL
 );
 
 CREATE TABLE harmonisation_report (

@@ -183,7 +183,7 @@
     Array.prototype.forEach.call(document.querySelectorAll("input[name=wp-comparator]"), function (r) {
       r.addEventListener("change", function () { if (r.checked) { state.comparator = r.value; redraw(); } });
     });
-    if (P.bounds) map.fitBounds(P.bounds);
+    if (P.bounds) map.fitBounds(P.bounds, {paddingTopRight: [350, 10], paddingBottomLeft: [10, 40]});
     redraw();
     window.wijkprofiel = {state: state, layer: layer, payload: P, redraw: redraw,
       select: function (i, period, group, comparator) {
