@@ -22,7 +22,7 @@ import shapely
 from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError, PublishError
 from wijkprofiel.maps import DESCRIPTIVE_NOTE, map_payload, render_choropleth, write_text_atomic
-from wijkprofiel.profiles import _env, profile_csv, profile_html, profile_table
+from wijkprofiel.profiles import _env, profile_csv, profile_html, profile_table, split_records
 from wijkprofiel.warehouse import connect
 
 __all__ = ["PublishResult", "publish", "swap_directory"]
@@ -148,11 +148,13 @@ def publish(
             gm_geo, payload, title=f"Gemeenten in Nederland (indeling {indeling_year})",
             subtitle=f"{len(gm_geo)} gemeenten, vergeleken met Nederland", back_href="index.html",
             self_contained=self_contained), result, is_map=True)
-        wijk_rows = by_level["wijk"].groupby("region_code", sort=False)
+        selected = gm_regions if not gemeenten else gm_regions[gm_regions["region_code"].isin(gemeenten)]
+        wanted = set(regions.loc[(regions["level"] == "wijk") & regions["gemeentecode"].isin(set(selected["region_code"])), "region_code"])
+        wijk_comp = by_level["wijk"]
+        profile_records = split_records(profile_table(wijk_comp[wijk_comp["region_code"].isin(wanted)], indicators))
         wijk_regions = regions[regions["level"] == "wijk"]
         buurt_regions = regions[(regions["level"] == "buurt") & regions["geometry"].notna()]
         index_rows = []
-        selected = gm_regions if not gemeenten else gm_regions[gm_regions["region_code"].isin(gemeenten)]
         for gm in selected.sort_values("name").itertuples():
             code = str(gm.region_code)
             gname = str(gm.name)
@@ -195,11 +197,10 @@ def publish(
                     back_href="../index.html", self_contained=self_contained), result, is_map=True)
             for w in wijken.itertuples():
                 wcode = str(w.region_code)
-                rows = wijk_rows.get_group(wcode) if wcode in wijk_rows.groups else by_level["wijk"].iloc[0:0]
-                table = profile_table(rows, indicators)
-                _write(build / "profielen" / f"{wcode}.csv", profile_csv(table), result)
+                records = profile_records.get(wcode, [])
+                _write(build / "profielen" / f"{wcode}.csv", profile_csv(records), result)
                 _write(build / "profielen" / f"{wcode}.html", profile_html(
-                    table, code=wcode, name=str(names.get(wcode, wcode)), level_label="Wijk", gemeentecode=code,
+                    records, code=wcode, name=str(names.get(wcode, wcode)), level_label="Wijk", gemeentecode=code,
                     gemeente_name=gname, indeling_year=indeling_year, back_href=f"../{href}",
                     csv_name=f"{wcode}.csv", sources=source_lines), result)
                 result.profiles += 1

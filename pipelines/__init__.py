@@ -1,0 +1,1 @@
+"""Prefect flows of wijkprofiel: thin wiring around the library (``src/wijkprofiel``)."""

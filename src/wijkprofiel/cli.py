@@ -1,0 +1,117 @@
+"""The ``wijkprofiel`` command.
+
+``wijkprofiel run`` runs the parent Prefect flow on Prefect's local ephemeral server (no
+setup, no account, no network). ``wijkprofiel sources`` lists the raw store.
+Exit codes: 0 success, 1 data/validation/publication error, 2 invalid arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from wijkprofiel import __version__
+from wijkprofiel.config import Settings, default_raw_root
+from wijkprofiel.errors import ConfigError, WijkprofielError
+from wijkprofiel.raw import list_snapshots
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (Dutch help texts)."""
+    parser = argparse.ArgumentParser(prog="wijkprofiel", description="Wijkgezondheidsprofielen voor Nederlandse gemeenten.")
+    parser.add_argument("--version", action="version", version=f"wijkprofiel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="bouw de DuckDB-database en publiceer kaarten en profielen")
+    run.add_argument("--gemeente", action="append", default=[], metavar="GMxxxx",
+                     help="publiceer alleen deze gemeente(n) (herhaalbaar); de database blijft landelijk")
+    run.add_argument("--out", type=Path, default=Path.cwd(), metavar="DIR",
+                     help="uitvoermap (bevat data/processed/ en maps/); standaard de huidige map")
+    run.add_argument("--raw", type=Path, default=None, metavar="DIR", help="raw store (standaard de ingebouwde data)")
+    run.add_argument("--indeling", type=int, default=2020, help="gebiedsindeling van kaarten en profielen (2020)")
+    run.add_argument("--drempel", type=int, default=10, help="onthullingsdrempel: kleinste te publiceren aantal (10)")
+    run.add_argument("--cdn", action="store_true", help="laad Leaflet van een CDN in plaats van in te bouwen")
+    src = sub.add_parser("sources", help="toon de bronnen en snapshots in de raw store")
+    src.add_argument("--raw", type=Path, default=None, metavar="DIR")
+    return parser
+
+
+def _prefect_defaults() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = Settings(
+        raw_root=args.raw or default_raw_root(),
+        out_root=args.out.resolve(),
+        gemeenten=tuple(args.gemeente),
+        indeling_year=args.indeling,
+        disclosure_threshold=args.drempel,
+        self_contained=not args.cdn,
+    )
+    if not settings.raw_root.is_dir():
+        msg = f"raw store {settings.raw_root} does not exist; expected data/raw with source snapshots"
+        raise ConfigError(msg)
+    _prefect_defaults()
+    from pipelines.wijkprofiel_flow import wijkprofiel  # Prefect is imported only here
+
+    started = time.perf_counter()
+    result = wijkprofiel(
+        raw_root=settings.raw_root,
+        out_root=settings.out_root,
+        gemeenten=list(settings.gemeenten) or None,
+        indeling_year=settings.indeling_year,
+        disclosure_threshold=settings.disclosure_threshold,
+        self_contained=settings.self_contained,
+    )
+    seconds = time.perf_counter() - started
+    sizes = result["map_sizes"]
+    print()
+    print(f"Klaar in {seconds:.1f} s.")
+    print(f"  DuckDB-database : {result['db_path']}")
+    print(f"  Kaarten (index) : {result['maps_index']}")
+    print(f"  Profieltabellen : {result['profiles_dir']} (HTML en CSV per wijk)")
+    if sizes:
+        print(f"  {result['files']} bestanden, {result['bytes'] / 1e6:.1f} MB; grootste kaart "
+              f"{max(sizes, key=sizes.__getitem__)} {max(sizes.values()) / 1e6:.2f} MB")
+    return 0
+
+
+def _sources(args: argparse.Namespace) -> int:
+    root = args.raw or default_raw_root()
+    snaps = list_snapshots(root)
+    if not snaps:
+        print(f"Geen snapshots in {root}.")
+        return 1
+    print(f"Raw store: {root}")
+    for s in snaps:
+        m = s.manifest
+        print(f"  {s.source:8s} {s.dataset:24s} {s.snapshot_id}  {m.get('retrieved_at', '')}  {m.get('licence', '')}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``wijkprofiel`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _sources(args)
+    except ConfigError as exc:
+        print(f"wijkprofiel: fout in de invoer: {exc}", file=sys.stderr)
+        return 2
+    except WijkprofielError as exc:
+        print(f"wijkprofiel: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
