@@ -31,3 +31,27 @@ def shared_data() -> Path:
 def embedded_raw() -> Path:
     """Path of the embedded raw store that ships with the repository."""
     return EMBEDDED_RAW
+
+
+@pytest.fixture(scope="session")
+def national(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The national warehouse built once from the embedded raw store (library stages, no
+    Prefect), plus a publication of a few gemeenten. Shared by the end-to-end tests."""
+    import datetime as dt
+
+    from wijkprofiel import build
+    from wijkprofiel.publish import publish
+
+    out = tmp_path_factory.mktemp("national")
+    loaded = build.load_sources(EMBEDDED_RAW)
+    loaded = build.apply_disclosure(loaded, 10)
+    loaded, validation = build.validate_loaded(loaded, "test-run")
+    comparisons = build.compare_loaded(loaded)
+    now = dt.datetime.now()
+    db = build.write_warehouse(out / "data" / "processed" / "wijkprofiel.duckdb", loaded, comparisons, validation,
+                               {"run_id": "test-run", "parameters": {}, "code_version": "test", "started": now,
+                                "finished": now, "status": "completed"})
+    gemeenten = ["GM0599", "GM0233", "GM0003", "GM0363"]
+    result = publish(db, out / "maps", gemeenten=gemeenten)
+    return {"db": db, "maps": out / "maps", "loaded": loaded, "comparisons": comparisons,
+            "validation": validation, "publish": result, "gemeenten": gemeenten}

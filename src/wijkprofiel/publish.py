@@ -102,8 +102,8 @@ def publish(
             "SELECT region_code, name, level, gemeentecode, wijkcode, geometry, geometry_year, water "
             "FROM regions WHERE indeling_year = ?", [indeling_year]).df()
         if regions.empty:
-            msg = f"no regions of indeling {indeling_year} in {db_path}; available: " + ", ".join(
-                str(r[0]) for r in con.execute("SELECT DISTINCT indeling_year FROM regions ORDER BY 1").fetchall())
+            available = [str(r[0]) for r in con.execute("SELECT DISTINCT indeling_year FROM regions ORDER BY 1").fetchall()]
+            msg = f"no regions of indeling {indeling_year} in {db_path}; available: {', '.join(available)}"
             raise ConfigError(msg)
         indicators = con.execute("SELECT * FROM indicators WHERE comparable ORDER BY sort_order").df()
         comp = con.execute(

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,7 @@ def write_snapshot(
             "params": dict(params or {}),
             "client": client,
             "retrieved_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "written_at_ns": time.time_ns(),
             "licence": licence,
             "content_sha256": content_sha,
             "files": {
@@ -230,7 +232,7 @@ def latest_snapshot(root: Path, source: str, dataset: str) -> Snapshot | None:
     snaps = list_snapshots(root, source, dataset)
     if not snaps:
         return None
-    return max(snaps, key=lambda s: (str(s.manifest.get("retrieved_at", "")), s.path.name))
+    return max(snaps, key=lambda s: (str(s.manifest.get("retrieved_at", "")), int(s.manifest.get("written_at_ns", 0))))
 
 
 def snapshot_file(root: Path, source: str, dataset: str, name: str) -> tuple[Path, Snapshot]:

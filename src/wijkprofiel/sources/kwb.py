@@ -10,15 +10,31 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cbsodata
 import numpy as np
 import pandas as pd
+import requests
 
-from wijkprofiel.errors import ParseError, SchemaError
+from wijkprofiel.config import validate_gemeentecodes
+from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
 from wijkprofiel.indicators import INDICATORS
+from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._common import level_from_soort, parent_codes, strip_suffix, to_number
+from wijkprofiel.sources._http import (
+    InvalidResponse,
+    RetryPolicy,
+    call_with_retry,
+    client_version,
+    json_gz,
+    subset_dataset,
+)
+from wijkprofiel.sources.odata import cbs_feed_url, region_filter, row_key_problems
 
 __all__ = [
     "KWB_TABLES",
@@ -29,6 +45,15 @@ __all__ = [
     "parse_kwb_snapshot",
     "kwb_regions",
     "kwb_observations",
+    "KWB_SOURCE",
+    "KWB_CATALOG",
+    "KWB_LICENCE",
+    "KWB_TYPED_FILE",
+    "KWB_REGION_TOPICS",
+    "fetch_kwb",
+    "topic_names",
+    "parse_kwb_typed",
+    "parse_kwb_any",
 ]
 
 #: year -> CBS table id of Kerncijfers wijken en buurten (extendable)
@@ -265,3 +290,294 @@ def kwb_observations(wide: pd.DataFrame, *, indeling_year: int, period: int, sou
             "value", "ci_lower", "ci_upper", "numerator", "denominator", "suppressed", "source_id",
         ]
     ]
+
+
+# --- live fetch through cbsodata (OData v3 TypedDataSet), and the typed snapshot parser ------
+
+KWB_SOURCE = "cbs_kwb"
+KWB_CATALOG = "opendata.cbs.nl"
+KWB_LICENCE = "CC BY 4.0 (bron: CBS)"
+KWB_TYPED_FILE = "TypedDataSet.json.gz"
+#: topic stems always downloaded with a ``topics`` selection (needed to place each region)
+KWB_REGION_TOPICS = ("Gemeentenaam", "SoortRegio", "Codering")
+_NATIONAL = "NL00"
+_GEMEENTEN_PER_REQUEST = 12  # keeps the $filter URL near 2 kB
+_DIMENSION_TYPES = frozenset({"Dimension", "TimeDimension", "GeoDimension", "GeoDetail"})
+_REQUIRED_COLLECTIONS = ("TypedDataSet", "DataProperties", "TableInfos", "WijkenEnBuurten")
+
+
+def _table_columns(props: list[dict[str, Any]], select: list[str] | None) -> list[str]:
+    if select is not None:
+        return select
+    keys = [str(e["Key"]) for e in props if e.get("Type") in _DIMENSION_TYPES | {"Topic"}]
+    return ["ID", *keys]
+
+
+def _download(table_id: str, filters: str | None, select: list[str] | None, catalog_url: str,
+              policy: RetryPolicy) -> dict[str, list[dict[str, Any]]]:
+    """One ``cbsodata.download_data`` call (TypedDataSet + metadata), validated."""
+    try:
+        data: dict[str, list[dict[str, Any]]] = cbsodata.download_data(
+            table_id, typed=False, select=select, filters=filters, catalog_url=catalog_url,
+            timeout=policy.timeout,
+        )
+    except (requests.RequestException, json.JSONDecodeError):
+        raise
+    except (KeyError, TypeError, ValueError) as exc:  # cbsodata indexes res["value"], list.remove(...)
+        msg = f"response is not an OData v3 service/collection as cbsodata expects ({type(exc).__name__}: {exc})"
+        raise InvalidResponse(msg) from exc
+    missing = [name for name in _REQUIRED_COLLECTIONS if name not in data]
+    if missing:
+        msg = f"the service root does not list the collections {missing}; got {sorted(data)}"
+        raise InvalidResponse(msg)
+    bad = row_key_problems(data["TypedDataSet"], _table_columns(data["DataProperties"], select))
+    if bad:
+        msg = "TypedDataSet rows do not have the columns of DataProperties/$select: " + "; ".join(bad)
+        raise InvalidResponse(msg)
+    return data
+
+
+def _select_keys(props: list[dict[str, Any]], topics: Sequence[str], table_id: str) -> list[str]:
+    by_stem: dict[str, str] = {}
+    for e in props:
+        if e.get("Type") == "Topic":
+            by_stem.setdefault(strip_suffix(str(e["Key"])), str(e["Key"]))
+    wanted = list(dict.fromkeys([*KWB_REGION_TOPICS, *topics]))
+    unknown = [t for t in wanted if t not in by_stem and t not in by_stem.values()]
+    if unknown:
+        msg = (
+            f"cbs_kwb {table_id}: unknown topics {unknown}; give stems (AantalInwoners) or keys "
+            f"(AantalInwoners_5) of DataProperties; valid stems: {', '.join(sorted(by_stem))}"
+        )
+        raise ConfigError(msg)
+    dims = [str(e["Key"]) for e in props if e.get("Type") in _DIMENSION_TYPES]
+    return ["ID", *dims, *dict.fromkeys(by_stem.get(t, t) for t in wanted)]
+
+
+def fetch_kwb(
+    year: int,
+    raw_root: Path,
+    *,
+    gemeenten: Sequence[str] | None = None,
+    topics: Sequence[str] | None = None,
+    catalog_url: str = KWB_CATALOG,
+    policy: RetryPolicy | None = None,
+) -> Snapshot:
+    """Download Kerncijfers wijken en buurten of ``year`` with ``cbsodata`` into the raw store.
+
+    Calls ``cbsodata.download_data(table, typed=False, ...)`` (which fetches the
+    **TypedDataSet** and every metadata collection through ``ODataFeed``, following
+    ``odata.nextLink``), each call wrapped in retries. Saves ``TypedDataSet``,
+    ``DataProperties``, ``TableInfos``, ``WijkenEnBuurten`` (and ``CategoryGroups`` etc.)
+    as ``<Collection>.json.gz`` (JSON lists, as cbsodata writes them).
+
+    Parameters
+    ----------
+    year
+        A year of :data:`KWB_TABLES` (2019 84583NED … 2024 85984NED).
+    raw_root
+        The raw store root.
+    gemeenten
+        Gemeentecodes; each with its wijken and buurten (padded key / ``startswith``
+        filters, ≤ 12 gemeenten per request) plus the national row ``NL00``. A selection is
+        stored as its own dataset (``85984NED_GM0599``). All regions when None.
+    topics
+        Topic stems or keys to download (``$select``), plus Gemeentenaam, SoortRegio and
+        Codering; all topics when None.
+    catalog_url
+        Catalogue host for cbsodata; the scheme follows ``cbsodata.options.use_https``.
+    policy
+        Timeouts and retries.
+
+    Returns
+    -------
+    Snapshot
+        The new snapshot, or the existing one when the content is unchanged.
+
+    Raises
+    ------
+    ConfigError
+        Unknown year, topic or bad gemeentecode.
+    FetchError
+        After the last retry; when rows lack DataProperties columns; when the table changed
+        between requests or a requested gemeente returned no rows.
+    """
+    problems: list[str] = []
+    table_id = KWB_TABLES.get(year, "")
+    if not table_id:
+        problems.append(f"year {year!r} has no KWB table; valid years: {', '.join(map(str, KWB_TABLES))}")
+    try:
+        codes = validate_gemeentecodes(list(gemeenten or []))
+    except ConfigError as exc:
+        problems.append(str(exc))
+        codes = []
+    try:
+        table_url = cbs_feed_url(catalog_url, table_id or "?")
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        msg = "fetch_kwb: invalid parameters:\n" + "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(msg)
+    policy = policy or RetryPolicy()
+    expected = "an OData v3 TypedDataSet with the columns of DataProperties, via cbsodata"
+    select = None
+    if topics is not None:
+        props = call_with_retry(
+            lambda: cbsodata.get_meta(table_id, "DataProperties", catalog_url=catalog_url, timeout=policy.timeout),
+            source=KWB_SOURCE, table=table_id, url=table_url + "DataProperties", policy=policy,
+            expected="the DataProperties collection",
+        )
+        select = _select_keys(props, topics, table_id)
+    chunks = [codes[i : i + _GEMEENTEN_PER_REQUEST] for i in range(0, len(codes), _GEMEENTEN_PER_REQUEST)]
+    filters = [region_filter(c, national=_NATIONAL if i == 0 else None) for i, c in enumerate(chunks)] or [None]
+    meta: dict[str, list[dict[str, Any]]] = {}
+    typed: list[dict[str, Any]] = []
+    for f in filters:
+        data = call_with_retry(
+            lambda f=f: _download(table_id, f, select, catalog_url, policy),  # type: ignore[misc]
+            source=KWB_SOURCE, table=table_id, url=table_url + "TypedDataSet", policy=policy, expected=expected,
+        )
+        typed.extend(data.pop("TypedDataSet"))
+        data.pop("UntypedDataSet", None)
+        changed = [n for n in ("DataProperties", "TableInfos") if meta and data.get(n) != meta.get(n)]
+        if changed:
+            msg = f"cbs_kwb {table_id}: {changed} changed between requests at {table_url}; fetch again"
+            raise FetchError(msg)
+        meta = meta or data
+    ids = [row.get("ID") for row in typed]
+    regions = {str(row.get("WijkenEnBuurten", "")).strip() for row in typed}
+    absent = [c for c in codes if c not in regions]
+    if len(set(ids)) != len(ids) or absent or not typed:
+        msg = (
+            f"cbs_kwb {table_id}: TypedDataSet at {table_url} returned {len(typed)} rows, "
+            f"{len(ids) - len(set(ids))} duplicate IDs, no rows for gemeenten {absent}; expected the "
+            f"requested regions once each (valid gemeenten are those of indeling {year})"
+        )
+        raise FetchError(msg)
+    files = {KWB_TYPED_FILE: json_gz(typed)} | {f"{name}.json.gz": json_gz(rows) for name, rows in meta.items()}
+    infos = meta.get("TableInfos") or [{}]
+    return write_snapshot(
+        raw_root, KWB_SOURCE, subset_dataset(table_id, codes), files,
+        url=table_url + "TypedDataSet", licence=KWB_LICENCE,
+        params={"catalog_url": catalog_url, "table_id": table_id, "typed": True, "gemeenten": codes,
+                "$filter": [f for f in filters if f], "$select": select},
+        client=f"{client_version('cbsodata')} ({client_version('requests')})",
+        rows={KWB_TYPED_FILE: len(typed)} | {f"{n}.json.gz": len(r) for n, r in meta.items()},
+        extra={"title": infos[0].get("Title"), "year": year, "modified": infos[0].get("Modified"),
+               "format": "cbsodata download_data collections: JSON lists of OData v3 rows"},
+    )
+
+
+def _camel(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", ascii_text) if w)
+
+
+def topic_names(properties: pd.DataFrame) -> dict[str, str]:
+    """DataProperties topic key → stable column name, unique per table.
+
+    The name is the key's stem (``AantalInwoners_5`` → ``AantalInwoners``). Where stems
+    repeat (85984NED: ``EuropaExclusiefNederland`` under Herkomstland, Geboren in Nederland
+    and Geboren buiten Nederland), the first topic in DataProperties order keeps the stem and
+    the others get the title(s) of the groups in which they differ from it:
+    ``EuropaExclusiefNederland__GeborenInNederland``.
+    """
+    names: dict[str, str] = {}
+    first_path: dict[str, list[str]] = {}
+    used: set[str] = set()
+    for r in properties[properties["Type"] == "Topic"].itertuples():
+        key, stem, parts = str(r.Key), str(r.stem), str(r.path).split("/")[:-1]
+        if stem not in first_path:
+            first_path[stem] = parts
+            name = stem
+        else:
+            differ = [p for p in parts if p not in first_path[stem]] or parts[-1:]
+            name = f"{stem}__{_camel(' '.join(differ))}"
+        if name in used:
+            name = f"{name}_{key.rsplit('_', 1)[-1]}"
+        used.add(name)
+        names[key] = name
+    return names
+
+
+def parse_kwb_typed(snapshot_dir: Path) -> pd.DataFrame:
+    """Parse a fetched KWB snapshot (TypedDataSet + DataProperties + WijkenEnBuurten).
+
+    Keys are resolved through DataProperties (never by position) to stable names
+    (:func:`topic_names`); string topics are stripped of their padding; numeric topics are
+    float64 with ``null``, ``'.'`` and blanks as NaN. Output matches
+    :func:`parse_kwb_snapshot`: ``Title`` (the WijkenEnBuurten dimension title, when the
+    dimension was saved), one column per topic, ``region_code`` (the stripped dimension key,
+    ``NL00`` for the national row), ``level`` (from SoortRegio), ``gemeentecode``,
+    ``wijkcode``. ``attrs['column_map']`` maps key → column.
+
+    Raises
+    ------
+    SchemaError
+        Columns unknown to DataProperties, rows with different column sets, region keys
+        missing from the dimension, no SoortRegio (all listed at once).
+    ParseError
+        Non-numeric cells in numeric topics, unknown SoortRegio values, Codering differing
+        from the region key (by row and column).
+    """
+    snapshot_dir = Path(snapshot_dir)
+    entries = read_json_value(snapshot_dir / "DataProperties.json.gz")
+    properties = data_properties_frame(entries)
+    path = snapshot_dir / KWB_TYPED_FILE
+    rows = read_json_value(path)
+    columns = list(rows[0]) if rows else []
+    by_key = {str(e.get("Key")): e for e in entries if e.get("Key")}
+    names = topic_names(properties)
+    problems = [f"rows differ in their columns: {p}" for p in row_key_problems(rows, columns)]
+    problems += [f"column {c!r} is not in DataProperties" for c in columns if c != "ID" and c not in by_key]
+    if not rows:
+        problems.append("no rows")
+    if "WijkenEnBuurten" not in columns or not any(names.get(c) == "SoortRegio" for c in columns):
+        problems.append(f"expected the WijkenEnBuurten dimension and the SoortRegio topic; got {columns[:8]}")
+    dimension_path = snapshot_dir / "WijkenEnBuurten.json.gz"
+    titles: dict[str, str] | None = None
+    if dimension_path.is_file():
+        titles = {str(d.get("Key")): str(d.get("Title") or "").strip() for d in read_json_value(dimension_path)}
+        unknown = sorted({str(r.get("WijkenEnBuurten")) for r in rows} - set(titles))
+        if unknown:
+            problems.append(f"{len(unknown)} region key(s) missing from {dimension_path.name}: {unknown[:10]}")
+    if problems:
+        msg = f"{path}: not a KWB TypedDataSet snapshot:\n" + "\n".join(f"  - {p}" for p in problems)
+        raise SchemaError(msg)
+    raw = pd.DataFrame.from_records(rows, columns=columns)
+    keys = raw["WijkenEnBuurten"].astype("string")
+    out = pd.DataFrame(index=raw.index)
+    if titles is not None:
+        out["Title"] = keys.map(titles).astype("string")
+    bad_cells: list[str] = []
+    for key in (c for c in columns if names.get(c)):
+        entry = by_key[key]
+        if entry.get("Datatype") == "String" or (not entry.get("Datatype") and entry.get("Unit") in ("naam", "omschrijving", "code")):
+            out[names[key]] = raw[key].astype("string").str.strip()
+            continue
+        numbers, bad = to_number(raw[key].astype(object))
+        bad_cells += [f"row {i + 1}, column {key}: got {raw.at[i, key]!r}, expected a number or null" for i in bad[bad].index[:20]]
+        out[names[key]] = numbers
+    out["region_code"] = keys.str.strip()
+    out["level"] = level_from_soort(out["SoortRegio"])
+    bad_cells += [f"row {i + 1}, SoortRegio: got {out.at[i, 'SoortRegio']!r}, expected Land/Gemeente/Wijk/Buurt"
+                  for i in out.index[out["level"].isna()][:20]]
+    if "Codering" in out.columns:
+        differs = (out["Codering"] != out["region_code"]).fillna(True)
+        bad_cells += [f"row {i + 1}: Codering {out.at[i, 'Codering']!r} differs from WijkenEnBuurten {out.at[i, 'region_code']!r}"
+                      for i in out.index[differs][:20]]
+    if bad_cells:
+        msg = f"{path}: {len(bad_cells)} invalid cell(s):\n" + "\n".join(f"  - {p}" for p in bad_cells)
+        raise ParseError(msg)
+    gemeentecode, wijkcode = parent_codes(out["region_code"], out["level"])
+    out["gemeentecode"] = gemeentecode
+    out["wijkcode"] = wijkcode
+    out.attrs["column_map"] = {k: names[k] for k in columns if k in names}
+    return out
+
+
+def parse_kwb_any(snapshot_dir: Path) -> pd.DataFrame:
+    """Parse whichever KWB snapshot this is: fetched TypedDataSet, else StatLine exports."""
+    if (Path(snapshot_dir) / KWB_TYPED_FILE).is_file():
+        return parse_kwb_typed(snapshot_dir)
+    return parse_kwb_snapshot(snapshot_dir)

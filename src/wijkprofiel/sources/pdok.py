@@ -9,16 +9,47 @@ markers (≤ −99990) become NULL. Geometry is kept in RD New (EPSG:28992) for 
 
 from __future__ import annotations
 
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 
-from wijkprofiel.errors import ParseError, SchemaError
+from wijkprofiel import __version__
+from wijkprofiel.config import validate_gemeentecodes
+from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
+from wijkprofiel.raw import Snapshot, write_snapshot
+from wijkprofiel.sources._http import (
+    InvalidResponse,
+    RetryPolicy,
+    client_version,
+    get_json,
+    gzip_bytes,
+    new_session,
+    subset_dataset,
+)
 
-__all__ = ["RD_NEW", "WEB", "parse_pdok_layer", "to_web", "is_water_area"]
+__all__ = [
+    "RD_NEW",
+    "WEB",
+    "parse_pdok_layer",
+    "to_web",
+    "is_water_area",
+    "PDOK_SOURCE",
+    "PDOK_BASE",
+    "PDOK_FILE",
+    "PDOK_LEVELS",
+    "pdok_layer",
+    "pdok_wfs_url",
+    "gemeente_filter",
+    "fetch_pdok",
+]
 
 RD_NEW = "EPSG:28992"
 WEB = "EPSG:4326"
@@ -129,3 +160,174 @@ def parse_pdok_layer(path: Path, *, level: str, layer: str | None = None) -> gpd
 def to_web(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Reproject to EPSG:4326 for web maps."""
     return gdf.to_crs(WEB)
+
+
+# --- live fetch: WFS GetFeature (GeoJSON), paged with count/startIndex ---------------------
+
+PDOK_SOURCE = "pdok"
+PDOK_BASE = "https://service.pdok.nl"
+PDOK_FILE = "features.geojson.gz"
+PDOK_LEVELS: dict[str, str] = {"gemeente": "gemeenten", "wijk": "wijken", "buurt": "buurten"}
+_SRS = {RD_NEW: "urn:ogc:def:crs:EPSG::28992", WEB: "urn:ogc:def:crs:EPSG::4326"}
+_FES = "http://www.opengis.net/fes/2.0"
+
+
+def pdok_layer(year: int, level: str) -> str:
+    """WFS layer (typeName) of a level: ``gemeenten``/``wijken``/``buurten`` from 2022,
+    ``gemeenten{year}``, ``cbs_wijken_{year}``, ``cbs_buurten_{year}`` before (FORMATS.md §3)."""
+    if year >= 2022:
+        return PDOK_LEVELS[level]
+    return {"gemeente": f"gemeenten{year}", "wijk": f"cbs_wijken_{year}", "buurt": f"cbs_buurten_{year}"}[level]
+
+
+def pdok_wfs_url(year: int, base_url: str = PDOK_BASE) -> str:
+    """``{base}/cbs/wijkenbuurten/{year}/wfs/v1_0``."""
+    return f"{base_url.rstrip('/')}/cbs/wijkenbuurten/{year}/wfs/v1_0"
+
+
+def gemeente_filter(codes: Sequence[str]) -> str:
+    """A FES 2.0 filter ``gemeentecode = code`` (``Or`` over several codes)."""
+    parts = "".join(
+        f"<fes:PropertyIsEqualTo><fes:ValueReference>gemeentecode</fes:ValueReference>"
+        f"<fes:Literal>{code}</fes:Literal></fes:PropertyIsEqualTo>"
+        for code in codes
+    )
+    body = parts if len(codes) == 1 else f"<fes:Or>{parts}</fes:Or>"
+    return f'<fes:Filter xmlns:fes="{_FES}">{body}</fes:Filter>'
+
+
+def _feature_page(page: Any) -> None:
+    if not isinstance(page, dict) or page.get("type") != "FeatureCollection" or not isinstance(page.get("features"), list):
+        got = sorted(page)[:8] if isinstance(page, dict) else type(page).__name__
+        msg = f"expected a GeoJSON FeatureCollection with a 'features' list, got {got}"
+        raise InvalidResponse(msg)
+    if not all(isinstance(f, dict) and isinstance(f.get("properties"), dict) for f in page["features"]):
+        msg = "expected every feature to be an object with 'properties'"
+        raise InvalidResponse(msg)
+
+
+def fetch_pdok(
+    year: int,
+    level: str,
+    raw_root: Path,
+    *,
+    gemeenten: Sequence[str] | None = None,
+    service: str = "wfs",
+    srs: str = RD_NEW,
+    page_size: int = 1000,
+    base_url: str = PDOK_BASE,
+    policy: RetryPolicy | None = None,
+) -> Snapshot:
+    """Download one wijk- en buurtkaart layer from the PDOK WFS into the raw store.
+
+    ``GetFeature`` with ``outputFormat=application/json``, paged with ``count`` and
+    ``startIndex`` until a short page (and checked against ``numberMatched`` when given).
+    The features are saved as one FeatureCollection ``features.geojson.gz`` (with a ``crs``
+    member for RD New) that :func:`parse_pdok_layer` reads; page envelopes (time stamps) are
+    dropped so unchanged content gives an unchanged snapshot.
+
+    Parameters
+    ----------
+    year
+        Edition of the wijk- en buurtkaart (layer names per :func:`pdok_layer`).
+    level
+        'gemeente', 'wijk' or 'buurt'.
+    raw_root
+        The raw store root.
+    gemeenten
+        Only features with these ``gemeentecode`` values (FES filter); dataset
+        ``{layer}_{year}_GM…``. All when None.
+    service
+        'wfs' (OGC API Features is not implemented).
+    srs
+        ``EPSG:28992`` (native RD New, default) or ``EPSG:4326``.
+    page_size
+        Features per request (``count``), 1–10,000.
+    base_url
+        Service root, ``https://service.pdok.nl``.
+    policy
+        Timeouts and retries.
+
+    Raises
+    ------
+    ConfigError
+        Invalid level, service, srs, page size, year or gemeentecode (all listed).
+    FetchError
+        After the last retry; when the feature count differs from ``numberMatched``, a code
+        repeats (unstable paging), nothing or not every requested gemeente came back.
+    """
+    problems: list[str] = []
+    if level not in PDOK_LEVELS:
+        problems.append(f"level {level!r}: expected one of {sorted(PDOK_LEVELS)}")
+    if service != "wfs":
+        problems.append(f"service {service!r}: only 'wfs' is implemented")
+    if srs not in _SRS:
+        problems.append(f"srs {srs!r}: expected one of {sorted(_SRS)}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 10_000:
+        problems.append(f"page_size {page_size!r}: expected an integer 1–10000")
+    if isinstance(year, bool) or not isinstance(year, int) or not 2012 <= year <= 2100:
+        problems.append(f"year {year!r}: expected an edition year ≥ 2012")
+    if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", str(base_url)):
+        problems.append(f"base_url {base_url!r}: expected http(s)://host[/path]")
+    try:
+        codes = validate_gemeentecodes(list(gemeenten or []))
+    except ConfigError as exc:
+        problems.append(str(exc))
+        codes = []
+    if problems:
+        msg = "fetch_pdok: invalid parameters:\n" + "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(msg)
+    policy = policy or RetryPolicy()
+    layer = pdok_layer(year, level)
+    url = pdok_wfs_url(year, base_url)
+    params = {
+        "service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": layer,
+        "outputFormat": "application/json", "srsName": srs, "count": str(page_size),
+    }
+    if codes:
+        params["filter"] = gemeente_filter(codes)
+    session = new_session()
+    features: list[dict[str, Any]] = []
+    matched: int | None = None
+    crs: Any = None
+    pages = 0
+    while True:
+        page = get_json(
+            session, url, source=PDOK_SOURCE, table=layer, policy=policy,
+            params={**params, "startIndex": str(len(features))}, validate=_feature_page,
+            expected="a GeoJSON FeatureCollection page",
+        )
+        pages += 1
+        batch = page["features"]
+        features.extend(batch)
+        if matched is None and isinstance(page.get("numberMatched"), int):
+            matched = int(page["numberMatched"])
+        crs = crs or page.get("crs")
+        if len(batch) < page_size or (matched is not None and len(features) >= matched):
+            break
+    code_key = next((k for k in _CODE[level] if features and k in features[0]["properties"]), None)
+    found = [f["properties"].get(code_key) for f in features] if code_key else []
+    repeated = sorted(str(c) for c, n in Counter(found).items() if n > 1)
+    present = {str(f["properties"].get("gemeentecode", "")).strip() for f in features}
+    absent = [c for c in codes if c not in present]
+    if not features or repeated or absent or (matched is not None and matched != len(features)):
+        msg = (
+            f"pdok {layer}: {url} returned {len(features)} features in {pages} pages "
+            f"(numberMatched {matched}); repeated codes {repeated[:10]}, gemeenten without features "
+            f"{absent}; expected every feature once, for every requested gemeente"
+        )
+        raise FetchError(msg)
+    collection: dict[str, Any] = {"type": "FeatureCollection"}
+    if srs == RD_NEW:
+        collection["crs"] = crs or {"type": "name", "properties": {"name": _SRS[RD_NEW]}}
+    collection["features"] = features
+    plural = PDOK_LEVELS[level]
+    body = json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return write_snapshot(
+        raw_root, PDOK_SOURCE, subset_dataset(f"{plural}_{year}", codes), {PDOK_FILE: gzip_bytes(body)},
+        url=url, licence=f"CC BY 4.0 (bron: CBS / Kadaster, Wijk- en buurtkaart {year})",
+        params={k: v for k, v in params.items() if k != "count"} | {"count": page_size, "gemeenten": codes},
+        client=f"wijkprofiel {__version__} WFS 2.0 pager ({client_version('requests')})",
+        rows={PDOK_FILE: len(features)},
+        extra={"edition": year, "crs": srs, "layer": layer, "level": level, "pages": pages},
+    )

@@ -8,13 +8,37 @@ and melts it into long observations.
 
 from __future__ import annotations
 
+import re
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from wijkprofiel.errors import ParseError, SchemaError
+from wijkprofiel import __version__
+from wijkprofiel.config import validate_gemeentecodes
+from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
 from wijkprofiel.indicators import RIVM_KEYS
+from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._common import level_from_soort, parent_codes, strip_suffix, to_number
+from wijkprofiel.sources._http import (
+    InvalidResponse,
+    RetryPolicy,
+    client_version,
+    json_gz,
+    new_session,
+    subset_dataset,
+)
+from wijkprofiel.sources.kwb import read_json_value
+from wijkprofiel.sources.odata import (
+    JsonListWriter,
+    any_eq,
+    cbs_feed_url,
+    get_collection,
+    iter_pages,
+    region_filter,
+    row_key_problems,
+)
 
 __all__ = [
     "RIVM_TABLES",
@@ -22,6 +46,14 @@ __all__ = [
     "MARGES_KEYS",
     "parse_rivm_csv",
     "rivm_observations",
+    "RIVM_SOURCE",
+    "RIVM_CATALOG",
+    "RIVM_LICENCE",
+    "RIVM_JSON_FILE",
+    "RIVM_CSV_FILE",
+    "parse_rivm_json",
+    "parse_rivm_snapshot",
+    "fetch_rivm",
 ]
 
 #: table id -> (title, indeling year)
@@ -75,6 +107,14 @@ def parse_rivm_csv(path: Path) -> pd.DataFrame:
     except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         msg = f"{path}: cannot read as CSV ({exc}); expected an RIVM UntypedDataSet CSV export"
         raise ParseError(msg) from exc
+    return _parse_untyped(raw, path, lambda idx: f"line {idx + 2}")
+
+
+def _parse_untyped(raw: pd.DataFrame, path: Path, where: Callable[[int], str]) -> pd.DataFrame:
+    """The body of :func:`parse_rivm_csv` for any all-text UntypedDataSet frame.
+
+    ``raw`` holds every cell as text ('' for empty); ``where`` names row ``idx`` in errors.
+    """
     columns = {strip_suffix(c): c for c in raw.columns}
     missing = [c for c in ("ID", *_DIMENSIONS, *_REGION_TOPICS) if c not in columns]
     if missing:
@@ -102,7 +142,7 @@ def parse_rivm_csv(path: Path) -> pd.DataFrame:
     }
     for bad, column, valid in checks.values():
         for idx in bad[bad].index[:20]:
-            problems.append(f"line {idx + 2}, column {column}: got {raw.at[idx, column]!r}, expected {valid}")
+            problems.append(f"{where(idx)}, column {column}: got {raw.at[idx, column]!r}, expected {valid}")
     gemeentecode, wijkcode = parent_codes(out["region_code"], out["level"])
     out["gemeentecode"] = gemeentecode
     out["wijkcode"] = wijkcode
@@ -118,7 +158,7 @@ def parse_rivm_csv(path: Path) -> pd.DataFrame:
             continue
         numbers, bad = to_number(raw[raw_col])
         for idx in bad[bad].index[:20]:
-            problems.append(f"line {idx + 2}, column {raw_col}: got {raw.at[idx, raw_col]!r}, expected a number or '.'")
+            problems.append(f"{where(idx)}, column {raw_col}: got {raw.at[idx, raw_col]!r}, expected a number or '.'")
         column_map[raw_col] = indicator_id
         out[indicator_id] = numbers
     if problems:
@@ -171,3 +211,227 @@ def rivm_observations(wide: pd.DataFrame, *, indeling_year: int, source_id: str)
             "value", "ci_lower", "ci_upper", "numerator", "denominator", "suppressed", "source_id",
         ]
     ]
+
+
+# --- live fetch from the dataderden catalogue, and the JSON snapshot it writes -------------
+
+RIVM_SOURCE = "rivm"
+RIVM_CATALOG = "dataderden.cbs.nl"
+RIVM_LICENCE = "CC BY 4.0 (bron: RIVM, GGD'en en CBS, Gezondheidsmonitor Volwassenen en Ouderen)"
+#: file of a fetched snapshot (OData UntypedDataSet rows, all Marges) ...
+RIVM_JSON_FILE = "UntypedDataSet.json.gz"
+#: ... and of the embedded snapshot (StatLine xlsx export as CSV, Marges MW00000 only)
+RIVM_CSV_FILE = "UntypedDataSet_MW00000.csv.gz"
+_NATIONAL = "NL01"
+_DIMENSION_TYPES = frozenset({"Dimension", "TimeDimension", "GeoDimension", "GeoDetail"})
+_PERIOD_KEY = re.compile(r"((?:19|20)[0-9]{2})(?:JJ00)?")
+
+
+def _text_cell(value: object) -> str:
+    """A JSON cell as the CSV export writes it: '' for null, numbers as their text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def parse_rivm_json(snapshot_dir: Path) -> pd.DataFrame:
+    """Parse a fetched RIVM snapshot (``UntypedDataSet.json.gz``) like :func:`parse_rivm_csv`.
+
+    Parameters
+    ----------
+    snapshot_dir
+        The snapshot directory, or the ``UntypedDataSet.json.gz`` file itself (a JSON list of
+        UntypedDataSet rows as written by :func:`fetch_rivm`, or an OData page object).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Exactly the frame :func:`parse_rivm_csv` returns for the same rows (same columns,
+        dtypes, values and ``attrs``): null cells are read as the CSV export's empty cells.
+        Rows keep the order of the file (the OData feed serves them in ``ID`` order).
+
+    Raises
+    ------
+    SchemaError
+        No rows, or rows with different column sets (all differences listed).
+    ParseError
+        As :func:`parse_rivm_csv`, with errors located by ``row N`` (1-based).
+    """
+    path = Path(snapshot_dir)
+    if path.is_dir():
+        path = path / RIVM_JSON_FILE
+    rows = read_json_value(path)
+    if not rows:
+        msg = f"{path}: expected UntypedDataSet rows, found an empty list"
+        raise SchemaError(msg)
+    columns = list(rows[0])
+    problems = row_key_problems(rows, columns)
+    if problems:
+        msg = f"{path}: rows differ in their columns from the first row {columns[:6]}…:\n" + "\n".join(
+            f"  - {p}" for p in problems
+        )
+        raise SchemaError(msg)
+    raw = pd.DataFrame({c: [_text_cell(r[c]) for r in rows] for c in columns}, dtype=str)
+    return _parse_untyped(raw, path, lambda idx: f"row {idx + 1}")
+
+
+def parse_rivm_snapshot(snapshot_dir: Path) -> pd.DataFrame:
+    """Parse whichever RIVM file a snapshot holds: fetched JSON, else the embedded CSV."""
+    snapshot_dir = Path(snapshot_dir)
+    if (snapshot_dir / RIVM_JSON_FILE).is_file():
+        return parse_rivm_json(snapshot_dir)
+    if (snapshot_dir / RIVM_CSV_FILE).is_file():
+        return parse_rivm_csv(snapshot_dir / RIVM_CSV_FILE)
+    msg = f"{snapshot_dir}: expected {RIVM_JSON_FILE} or {RIVM_CSV_FILE} in the RIVM snapshot, found neither"
+    raise SchemaError(msg)
+
+
+def _period_keys(periods: Sequence[int | str] | None, problems: list[str]) -> list[str]:
+    keys: list[str] = []
+    for period in periods or []:
+        match = _PERIOD_KEY.fullmatch(str(period).strip())
+        if match is None or isinstance(period, bool):
+            problems.append(f"period {period!r}: expected a year such as 2022 or a key such as '2022JJ00'")
+            continue
+        keys.append(f"{match.group(1)}JJ00")
+    return list(dict.fromkeys(keys))
+
+
+def fetch_rivm(
+    table_id: str,
+    raw_root: Path,
+    *,
+    catalog_url: str = RIVM_CATALOG,
+    periods: Sequence[int | str] | None = None,
+    gemeenten: Sequence[str] | None = None,
+    policy: RetryPolicy | None = None,
+) -> Snapshot:
+    """Download an RIVM Gezondheidsmonitor table into the raw store (network only).
+
+    Pages through ``ODataFeed/odata/{table}/UntypedDataSet`` (all ``Marges``: MW00000,
+    MOG0095, MBG0095) following ``odata.nextLink``, each page with its own retries, and
+    streams the rows to ``UntypedDataSet.json.gz``; also saves ``DataProperties`` and
+    ``TableInfos``. Every row must have exactly the columns DataProperties announces.
+
+    Parameters
+    ----------
+    table_id
+        ``50090NED``, ``50120NED`` or ``50150NED``.
+    raw_root
+        The raw store root.
+    catalog_url
+        CBS catalogue host (``dataderden.cbs.nl``); the scheme follows
+        ``cbsodata.options.use_https``.
+    periods
+        Years (``2022`` or ``'2022JJ00'``) to fetch; all when None.
+    gemeenten
+        Gemeentecodes (``GM0599``): each with its wijken and buurten, plus the national row
+        ``NL01``. All regions when None. A selection is stored as its own dataset
+        (``50090NED_2020_GM0599``) so it never replaces the national table.
+    policy
+        Timeouts and retries (defaults: 4 tries, 10 s connect / 60 s read timeout).
+
+    Returns
+    -------
+    Snapshot
+        The new snapshot, or the existing one when the content is unchanged.
+
+    Raises
+    ------
+    ConfigError
+        Unknown table, bad period or gemeentecode (all listed at once).
+    FetchError
+        A request failed after its retries, the columns do not match DataProperties, or a
+        requested gemeente/period returned no rows.
+    """
+    problems: list[str] = []
+    if table_id not in RIVM_TABLES:
+        problems.append(f"table {table_id!r} is not an RIVM Gezondheidsmonitor table; valid: {', '.join(RIVM_TABLES)}")
+    period_keys = _period_keys(periods, problems)
+    try:
+        codes = validate_gemeentecodes(list(gemeenten or []))
+    except ConfigError as exc:
+        problems.append(str(exc))
+        codes = []
+    try:
+        base = cbs_feed_url(catalog_url, table_id)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        msg = "fetch_rivm: invalid parameters:\n" + "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(msg)
+    policy = policy or RetryPolicy()
+    session = new_session()
+    fmt = {"$format": "json"}
+    props, _ = get_collection(session, base + "DataProperties", source="rivm", table=table_id, policy=policy, params=fmt)
+    infos, _ = get_collection(session, base + "TableInfos", source="rivm", table=table_id, policy=policy, params=fmt)
+    dims = [str(e.get("Key")) for e in props if e.get("Type") in _DIMENSION_TYPES]
+    expected = ["ID", *dims, *(str(e.get("Key")) for e in props if e.get("Type") == "Topic")]
+    lacking = [d for d in _DIMENSIONS if d not in dims]
+    if lacking:
+        msg = (
+            f"rivm {table_id}: DataProperties at {base}DataProperties lack the dimensions {lacking}; "
+            f"expected {list(_DIMENSIONS)}, got {dims}"
+        )
+        raise FetchError(msg)
+    clauses = []
+    if period_keys:
+        clauses.append(any_eq("Perioden", period_keys))
+    if codes:
+        clauses.append(region_filter(codes, national=_NATIONAL))
+    params = dict(fmt)
+    if clauses:
+        params["$filter"] = " and ".join(clauses)
+
+    def check(rows: list[dict[str, object]]) -> None:
+        bad = row_key_problems(rows, expected)
+        if bad:
+            msg = f"rows do not have the columns of DataProperties ({len(expected)} expected): " + "; ".join(bad)
+            raise InvalidResponse(msg)
+
+    url = base + "UntypedDataSet"
+    seen_regions: set[str] = set()
+    seen_periods: set[str] = set()
+    pages = 0
+    with tempfile.TemporaryDirectory(prefix="wijkprofiel-rivm-") as tmp:
+        target = Path(tmp) / RIVM_JSON_FILE
+        with JsonListWriter(target) as writer:
+            for rows in iter_pages(
+                session, url, source="rivm", table=table_id, policy=policy, params=params, validate_rows=check
+            ):
+                writer.write(rows)
+                pages += 1
+                seen_regions.update(str(r.get("WijkenEnBuurten", "")).strip() for r in rows)
+                seen_periods.update(str(r.get("Perioden", "")).strip() for r in rows)
+        absent = [f"gemeente {c}" for c in codes if c not in seen_regions]
+        absent += [f"period {p}" for p in period_keys if p not in seen_periods]
+        if writer.rows == 0 or absent:
+            what = ", ".join(absent) if absent else "any row"
+            msg = (
+                f"rivm {table_id}: {url} with $filter={params.get('$filter', '(none)')!r} returned "
+                f"{writer.rows} rows but not {what}; valid gemeenten are those of the table's indeling "
+                f"({RIVM_TABLES.get(table_id, ('', '?'))[1]})"
+            )
+            raise FetchError(msg)
+        title, indeling = RIVM_TABLES[table_id]
+        return write_snapshot(
+            raw_root,
+            RIVM_SOURCE,
+            subset_dataset(table_id, [p[:4] for p in period_keys], codes),
+            {RIVM_JSON_FILE: target, "DataProperties.json.gz": json_gz(props), "TableInfos.json.gz": json_gz(infos)},
+            url=url,
+            licence=RIVM_LICENCE,
+            params={"catalog_url": catalog_url, "table_id": table_id, "periods": period_keys, "gemeenten": codes, **params},
+            client=f"wijkprofiel {__version__} OData v3 pager ({client_version('requests')})",
+            rows={RIVM_JSON_FILE: writer.rows, "DataProperties.json.gz": len(props), "TableInfos.json.gz": len(infos)},
+            extra={
+                "title": (infos[0].get("Title") if infos else None) or title,
+                "indeling_year": indeling,
+                "pages": pages,
+                "format": "OData UntypedDataSet rows (padded strings, '.' = missing) as a JSON list; all Marges",
+            },
+        )

@@ -43,7 +43,17 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
+from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
+from wijkprofiel.raw import Snapshot, write_snapshot
+from wijkprofiel.sources._http import (
+    InvalidResponse,
+    RetryPolicy,
+    client_version,
+    get_bytes,
+    gzip_bytes,
+    new_session,
+)
 
 __all__ = [
     "COST_CATEGORIES",
@@ -56,6 +66,14 @@ __all__ = [
     "total_cost_categories",
     "map_cost_columns",
     "parse_vektis_zvw",
+    "VEKTIS_SOURCE",
+    "VEKTIS_BASE",
+    "VEKTIS_LICENCE",
+    "VEKTIS_LEVELS",
+    "VEKTIS_FIRST_YEAR",
+    "vektis_url",
+    "vektis_header_problems",
+    "fetch_vektis",
 ]
 
 #: Stable cost category id → Dutch label. The order is the order of the output columns.
@@ -441,3 +459,112 @@ def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
     out.attrs["column_map"] = dict(column_map)
     out.attrs["source_path"] = str(path)
     return out
+
+
+# --- live fetch: the open data CSV per year and level ------------------------------------
+
+VEKTIS_SOURCE = "vektis"
+VEKTIS_BASE = "https://www.vektis.nl"
+VEKTIS_LICENCE = "Vektis open data (bron: Vektis); groepen < 10 verzekerden niet gepubliceerd"
+#: level -> the name Vektis uses in the file name, and the region column of the file
+VEKTIS_LEVELS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {"gemeente": ("gemeente", "gemeentenaam"), "postcode3": ("postcode3", "postcode_3")}
+)
+#: first data year with the ``Open Data Bestanden/{year}/`` URL pattern (2011–2016 differ)
+VEKTIS_FIRST_YEAR = 2017
+
+
+def vektis_url(year: int, level: str, base_url: str = VEKTIS_BASE) -> str:
+    """The download URL (FORMATS.md §4); 2020 files carry the suffix ``_versie2``."""
+    suffix = "_versie2" if year == 2020 else ""
+    name = f"Vektis Open Databestand Zorgverzekeringswet {year} - {VEKTIS_LEVELS[level][0]}{suffix}.csv"
+    return f"{base_url.rstrip('/')}/uploads/Docs per pagina/Open Data Bestanden/{year}/{name}".replace(" ", "%20")
+
+
+def vektis_header_problems(body: bytes, level: str) -> list[str]:
+    """Check a downloaded Vektis CSV: text, ';'-separated header with the key columns,
+    every line with as many fields as the header, at least one data row."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [f"expected ASCII/UTF-8 text, got byte {body[exc.start]:#04x} at offset {exc.start}"]
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ["expected a header and data rows, got an empty body"]
+    header = [h.strip().lower() for h in lines[0].split(";")]
+    required = ["geslacht", "leeftijdsklasse", VEKTIS_LEVELS[level][1], "aantal_bsn", "aantal_verzekerdejaren"]
+    problems = []
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.append(f"header lacks {missing}; got {lines[0][:120]!r}")
+    ragged = [i + 1 for i, line in enumerate(lines) if line.count(";") != len(header) - 1]
+    if ragged:
+        problems.append(f"{len(ragged)} line(s) with a field count other than the header's {len(header)}: lines {ragged[:5]}")
+    if len(lines) < 2:
+        problems.append("no data rows after the header")
+    return problems
+
+
+def fetch_vektis(
+    year: int,
+    level: str,
+    raw_root: Path,
+    *,
+    base_url: str = VEKTIS_BASE,
+    policy: RetryPolicy | None = None,
+) -> Snapshot:
+    """Download one Vektis Zvw open data file into ``vektis/zvw_{level}_{year}/``.
+
+    The body is stored as received (gzipped, ``zvw_{level}.csv.gz``) after a check of its
+    header and field counts; :func:`parse_vektis_zvw` (gemeente files, pass ``year``)
+    parses it.
+
+    Parameters
+    ----------
+    year
+        Data year, 2017 or later.
+    level
+        'gemeente' or 'postcode3'.
+    raw_root
+        The raw store root.
+    base_url
+        Site root, ``https://www.vektis.nl``.
+    policy
+        Timeouts and retries.
+
+    Raises
+    ------
+    ConfigError
+        Invalid year or level.
+    FetchError
+        After the last retry, or when the body is not a Vektis CSV of that level.
+    """
+    problems = []
+    if level not in VEKTIS_LEVELS:
+        problems.append(f"level {level!r}: expected one of {sorted(VEKTIS_LEVELS)}")
+    if isinstance(year, bool) or not isinstance(year, int) or not VEKTIS_FIRST_YEAR <= year <= 2100:
+        problems.append(
+            f"year {year!r}: expected {VEKTIS_FIRST_YEAR} or later (2011–2016 are published under other paths)"
+        )
+    if problems:
+        msg = "fetch_vektis: invalid parameters:\n" + "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(msg)
+    url = vektis_url(year, level, base_url)
+
+    def check(body: bytes) -> None:
+        found = vektis_header_problems(body, level)
+        if found:
+            raise InvalidResponse("; ".join(found))
+
+    body = get_bytes(
+        new_session(), url, source=VEKTIS_SOURCE, table=f"zvw_{level}_{year}", policy=policy or RetryPolicy(),
+        validate=check, expected=f"a ';'-separated Vektis Zvw {level} CSV",
+    )
+    rows = sum(1 for line in body.splitlines()[1:] if line.strip())
+    name = f"zvw_{level}.csv.gz"
+    return write_snapshot(
+        raw_root, VEKTIS_SOURCE, f"zvw_{level}_{year}", {name: gzip_bytes(body)},
+        url=url, licence=VEKTIS_LICENCE, params={"year": year, "level": level},
+        client=f"wijkprofiel {__version__} ({client_version('requests')})",
+        rows={name: rows}, extra={"title": f"Vektis Open Databestand Zorgverzekeringswet {year} - {level}"},
+    )

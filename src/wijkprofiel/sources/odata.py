@@ -1,0 +1,288 @@
+"""OData JSON paging (v3 ``odata.nextLink`` and v4 ``@odata.nextLink``) and CBS helpers.
+
+* :func:`iter_pages` follows server-driven paging page by page, each page with its own
+  retries (a failure on page 70 does not restart the download), validates each page
+  (``{"value": [...]}`` with objects) and refuses next links that leave the service's
+  scheme, host and port (so a header such as an API key is never sent elsewhere).
+* :func:`cbs_feed_url` builds the CBS ``ODataFeed`` table URL the way ``cbsodata`` does: the
+  bulk feed, not the ~10,000-row-capped ``ODataApi``; ``https`` unless
+  ``cbsodata.options.use_https`` is False (one switch for every CBS request).
+* :func:`region_filter` / :func:`any_eq` build OData v3 ``$filter`` text with padded keys
+  (v3 has no ``in``), and :class:`JsonListWriter` streams rows into a deterministic gzip
+  JSON list (the layout ``cbsodata.download_data`` writes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
+import cbsodata
+import requests
+
+from wijkprofiel.errors import ConfigError, FetchError
+from wijkprofiel.sources._http import InvalidResponse, RetryPolicy, get_json
+
+__all__ = [
+    "CBS_KEY_WIDTH",
+    "next_link",
+    "page_rows",
+    "iter_pages",
+    "get_collection",
+    "check_host",
+    "cbs_feed_url",
+    "odata_literal",
+    "padded_key",
+    "any_eq",
+    "region_filter",
+    "row_key_problems",
+    "JsonListWriter",
+]
+
+#: width of the CBS ``WijkenEnBuurten`` dimension keys (``"GM0599    "``)
+CBS_KEY_WIDTH = 10
+
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
+
+
+def next_link(page: Mapping[str, Any]) -> str | None:
+    """The next-page link of an OData v3 (``odata.nextLink``) or v4 (``@odata.nextLink``) page."""
+    for key in ("odata.nextLink", "@odata.nextLink"):
+        link = page.get(key)
+        if link:
+            return str(link)
+    return None
+
+
+def page_rows(page: Any) -> list[dict[str, Any]]:
+    """The ``value`` rows of one page; InvalidResponse unless it is a list of objects."""
+    if not isinstance(page, dict):
+        msg = f"expected an OData JSON object with a 'value' list, got a JSON {type(page).__name__}"
+        raise InvalidResponse(msg)
+    rows = page.get("value")
+    if not isinstance(rows, list):
+        msg = f"expected an OData JSON object with a 'value' list, got keys {sorted(page)[:8]}"
+        raise InvalidResponse(msg)
+    bad = [i for i, row in enumerate(rows) if not isinstance(row, dict)]
+    if bad:
+        msg = f"expected every 'value' item to be an object; items {bad[:5]} are not"
+        raise InvalidResponse(msg)
+    return rows
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def iter_pages(
+    session: requests.Session,
+    url: str,
+    *,
+    source: str,
+    table: str,
+    policy: RetryPolicy,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    validate_rows: Callable[[list[dict[str, Any]]], None] | None = None,
+    secrets: Iterable[str] = (),
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield the rows of every page of an OData collection, following next links.
+
+    Parameters
+    ----------
+    session
+        The HTTP session.
+    url
+        The collection URL; ``params`` are sent with the first request only (next links
+        carry their own query, as OData servers write them).
+    source, table, policy, headers, secrets
+        As for :func:`~wijkprofiel.sources._http.get_json`.
+    validate_rows
+        Called with the rows of each page; raise
+        :class:`~wijkprofiel.sources._http.InvalidResponse` to have the page retried.
+
+    Raises
+    ------
+    FetchError
+        A page failed after its last retry, a next link points to another host, or the
+        server repeats a next link (a paging loop).
+    """
+    origin = _origin(url)
+    seen: set[str] = set()
+    current: str | None = url
+    query: Mapping[str, str] | None = params
+    secret_list = [s for s in secrets if s]
+    while current is not None:
+
+        def check(page: Any) -> None:
+            rows = page_rows(page)
+            if validate_rows is not None:
+                validate_rows(rows)
+
+        page = get_json(
+            session, current, source=source, table=table, policy=policy, params=query, headers=headers,
+            validate=check, secrets=secret_list,
+            expected="an OData JSON page {'value': [objects], 'odata.nextLink'?}",
+        )
+        yield page_rows(page)
+        link = next_link(page)
+        if link is None:
+            return
+        link = urljoin(current, link)
+        if _origin(link) != origin:
+            msg = (
+                f"{source} {table}: the next-page link leaves the service ({_origin(link)[1]!r}, expected "
+                f"{origin[1]!r}); refusing to follow it"
+            )
+            raise FetchError(msg)
+        if link in seen:
+            msg = f"{source} {table}: the server repeated next-page link {link}; paging loop, stopping"
+            raise FetchError(msg)
+        seen.add(link)
+        current, query = link, None
+
+
+def get_collection(
+    session: requests.Session,
+    url: str,
+    *,
+    source: str,
+    table: str,
+    policy: RetryPolicy,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
+) -> tuple[list[dict[str, Any]], int]:
+    """All rows of a (small) collection and the number of pages they came in."""
+    rows: list[dict[str, Any]] = []
+    pages = 0
+    for page in iter_pages(
+        session, url, source=source, table=table, policy=policy, params=params, headers=headers,
+        secrets=secrets,
+    ):
+        rows.extend(page)
+        pages += 1
+    return rows, pages
+
+
+def check_host(catalog_url: str, *, what: str = "catalog_url") -> str:
+    """Validate a ``host[:port]`` (the ``cbsodata`` catalog form, no scheme or path)."""
+    if not isinstance(catalog_url, str) or not _HOST.fullmatch(catalog_url):
+        msg = (
+            f"{what} must be a host name with an optional port, as cbsodata expects "
+            f"(e.g. 'opendata.cbs.nl', 'dataderden.cbs.nl'), got {catalog_url!r}; the scheme "
+            "follows cbsodata.options.use_https"
+        )
+        raise ConfigError(msg)
+    return catalog_url
+
+
+def cbs_feed_url(catalog_url: str, table_id: str) -> str:
+    """``https://{catalog}/ODataFeed/odata/{table}/`` (``http`` if ``use_https`` is off)."""
+    check_host(catalog_url)
+    scheme = "https" if cbsodata.options.use_https else "http"
+    return f"{scheme}://{catalog_url}/ODataFeed/odata/{table_id}/"
+
+
+def odata_literal(value: str) -> str:
+    """An OData string literal: single quotes, embedded quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def padded_key(code: str, width: int = CBS_KEY_WIDTH) -> str:
+    """A CBS dimension key as stored: left-aligned and padded with spaces (``"GM0599    "``)."""
+    return code.ljust(width)
+
+
+def any_eq(field: str, values: Sequence[str]) -> str:
+    """``(field eq 'a' or field eq 'b')`` (OData v3 has no ``in`` operator)."""
+    return "(" + " or ".join(f"{field} eq {odata_literal(v)}" for v in values) + ")"
+
+
+def region_filter(
+    gemeenten: Sequence[str], *, national: str | None = None, field: str = "WijkenEnBuurten"
+) -> str:
+    """Filter on gemeenten with all their wijken and buurten (+ the national row).
+
+    ``GM0599`` becomes ``(WijkenEnBuurten eq 'GM0599    ' or startswith(WijkenEnBuurten,
+    'WK0599') or startswith(WijkenEnBuurten,'BU0599'))``: the gemeente key is padded, the
+    wijk and buurt keys start with the gemeente number (also the alphanumeric Amsterdam
+    codes). ``national`` (``NL00`` in KWB, ``NL01`` in RIVM) adds that row.
+    """
+    clauses = []
+    if national:
+        clauses.append(f"{field} eq {odata_literal(padded_key(national))}")
+    for code in gemeenten:
+        number = code[2:]
+        clauses.append(
+            f"({field} eq {odata_literal(padded_key(code))} or "
+            f"startswith({field},{odata_literal('WK' + number)}) or "
+            f"startswith({field},{odata_literal('BU' + number)}))"
+        )
+    return "(" + " or ".join(clauses) + ")"
+
+
+def row_key_problems(rows: Sequence[Mapping[str, Any]], expected: Sequence[str]) -> list[str]:
+    """Compare the keys of every row with the expected column set; list the differences."""
+    want = set(expected)
+    problems: list[str] = []
+    counted: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+    for row in rows:
+        keys = set(row)
+        if keys == want:
+            continue
+        diff = (tuple(sorted(want - keys)), tuple(sorted(keys - want)))
+        counted[diff] = counted.get(diff, 0) + 1
+    for (missing, extra), count in counted.items():
+        parts = []
+        if missing:
+            parts.append(f"missing {list(missing)[:10]}")
+        if extra:
+            parts.append(f"unexpected {list(extra)[:10]}")
+        problems.append(f"{count} row(s): {', '.join(parts)}")
+    return problems
+
+
+class JsonListWriter:
+    """Stream rows into a gzip JSON list, deterministically (no file name, mtime 0).
+
+    The result reads like a ``cbsodata``-saved collection (a JSON list of row objects) with
+    one row per line. Use as a context manager; :attr:`rows` counts the rows written.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.rows = 0
+        self._raw: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, compresslevel=6, mtime=0)
+        self._gz.write(b"[")
+
+    def write(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Append rows (key order kept)."""
+        for row in rows:
+            prefix = b"\n" if self.rows == 0 else b",\n"
+            self._gz.write(prefix + json.dumps(row, ensure_ascii=False).encode("utf-8"))
+            self.rows += 1
+
+    def close(self) -> None:
+        """Finish the list and close the file."""
+        if self._gz.closed:
+            return
+        self._gz.write(b"\n]\n")
+        self._gz.close()
+        self._raw.close()
+
+    def __enter__(self) -> JsonListWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
