@@ -57,7 +57,8 @@ def load_sources(raw_root: Path) -> Loaded:
     kwb = load_kwb(raw_root)
     geometries, geo_rows = load_geometry(raw_root)
     regions = assemble_regions([rivm.regions, kwb.regions], kwb.regions[["region_code", "name"]], geometries)
-    land = regions[regions["level"] == "land"].set_index("indeling_year")["region_code"].to_dict()
+    land_rows = regions[regions["level"] == "land"]
+    land = {int(y): str(c) for y, c in zip(land_rows["indeling_year"], land_rows["region_code"], strict=True)}
     vektis = load_vektis(raw_root, gemeente_reference(geometries), gemeente_crosswalk(geometries), land)
     report = []
     no_geo = regions[(regions["indeling_year"] == 2020) & (regions["level"] == "wijk") & regions["geometry"].isna()]

@@ -74,7 +74,7 @@ DESCRIPTIVE_NOTE = (
 def leaflet_assets() -> tuple[str, str]:
     """Leaflet JS and CSS from the installed ``xstatic-leaflet`` package (inlined, no CDN)."""
     try:
-        import xstatic.pkg.leaflet as xleaflet  # type: ignore[import-untyped]
+        import xstatic.pkg.leaflet as xleaflet
     except ImportError as exc:
         msg = "self-contained maps need the package xstatic-leaflet (pip install xstatic-leaflet)"
         raise PublishError(msg) from exc
@@ -135,7 +135,9 @@ def map_payload(
     feat_pos = {c: i for i, c in enumerate(codes)}
     keys = comp[["indicator_id", "period", "population_group"]].drop_duplicates()
     keys = keys.assign(order=keys["indicator_id"].astype(str).map(ind_pos)).sort_values(["order", "period", "population_group"])
-    series = [[int(r.order), int(r.period), str(r.population_group)] for r in keys.itertuples()]
+    series: list[tuple[int, int, str]] = [(int(o), int(p), str(g)) for o, p, g in zip(keys["order"].tolist(), keys["period"].tolist(),
+                                                          keys["population_group"].tolist(), strict=True)]
+    ind_ids = [str(i) for i in ind["indicator_id"].tolist()]
     s_index = pd.MultiIndex.from_frame(keys[["indicator_id", "period", "population_group"]])
     s_of_row = s_index.get_indexer(pd.MultiIndex.from_frame(comp[["indicator_id", "period", "population_group"]]))
     f_of_row = comp["region_code"].map(feat_pos).to_numpy(dtype="int64")
@@ -154,14 +156,14 @@ def map_payload(
         return m.tolist()
 
     unit_digits = {iid: (1 if unit == "%" else 0) for iid, unit in zip(ind["indicator_id"], ind["unit"], strict=True)}
-    digits = [unit_digits[ind["indicator_id"][s[0]]] + 1 for s in series]
+    digits = [unit_digits[ind_ids[s[0]]] + 1 for s in series]
     values = matrix("value")
     nl = np.full(n_s, np.nan)
     nl[s_of_row] = comp["nl_value"].to_numpy(dtype="float64")
     payload: dict[str, Any] = {
         "codes": codes,
         "names": names,
-        "series": series,
+        "series": [list(s) for s in series],
         "default_series": 0,
         "indicators": [
             {"id": r.indicator_id, "label": r.label_nl, "unit": r.unit, "theme": r.theme,
@@ -190,7 +192,7 @@ def map_payload(
         sup = np.zeros((n_s, n_f), dtype=bool)
         sup[s_of_row, f_of_row] = comp["suppressed"].fillna(False).to_numpy(dtype=bool)
         payload["suppressed"] = sup.astype(int).tolist()
-    preferred = [i for i, s in enumerate(series) if ind["indicator_id"][s[0]] == "eenzaam" and s[2] == "18+"]
+    preferred = [i for i, s in enumerate(series) if ind_ids[s[0]] == "eenzaam" and s[2] == "18+"]
     if preferred:
         payload["default_series"] = max(preferred, key=lambda i: series[i][1])
     return payload
@@ -249,7 +251,7 @@ def render_choropleth(
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=11, tiles=None, control_scale=True)
     m.default_js = []
     m.default_css = []
-    root = m.get_root()
+    root: Any = m.get_root()  # a branca Figure (header/html/script sections)
     js, css = leaflet_assets()
     if self_contained:
         assets = f"<style>{css}</style><script>{js}</script>"

@@ -130,8 +130,10 @@ def publish(
         "cbs_kwb": "CBS, Kerncijfers wijken en buurten",
         "vektis_zvw": "Vektis, Open Databestand Zorgverzekeringswet",
     }
+    source_records = [{str(k): v for k, v in r.items()} for r in sources.to_dict("records")]
     source_lines = [
-        f"{s.title or s.name} ({s.table_id}), opgehaald {str(s.retrieved_at)[:10]}, {s.licence}" for s in sources.itertuples()
+        f"{s['title'] or s['name']} ({s['table_id']}), opgehaald {str(s['retrieved_at'])[:10]}, {s['licence']}"
+        for s in source_records
     ]
     maps_dir = Path(maps_dir)
     maps_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -207,9 +209,10 @@ def publish(
             search = " ".join([gname, code, *wijken["region_code"].astype(str), *wijken["name"].dropna().astype(str)]).lower()
             index_rows.append({"name": gname, "code": code, "n_wijken_geo": len(with_geo), "n_wijken_nogeo": len(without),
                                "href": href, "buurt_href": buurt_href, "search": search})
-        failures = [f"{r.source}: {r.check_name}: {r.observed} (verwacht {r.expected})"
-                    for r in validation.itertuples() if not r.passed]
-        notes = [f"{r.source or ''} {r.code} ({r.level}, {r.from_year}→{r.to_year}): {r.reason}" for r in report.head(300).itertuples()]
+        failures = [f"{r['source']}: {r['check_name']}: {r['observed']} (verwacht {r['expected']})"
+                    for r in validation.to_dict("records") if not r["passed"]]
+        notes = [f"{r['source'] or ''} {r['code']} ({r['level']}, {r['from_year']}→{r['to_year']}): {r['reason']}"
+                 for r in report.head(300).to_dict("records")]
         if len(report) > 300:
             notes.append(f"… en nog {len(report) - 300} meldingen (tabel harmonisation_report in DuckDB)")
         index = _env().get_template("index.html.j2").render(
@@ -217,7 +220,7 @@ def publish(
             national_maps=[{"href": nat_name, "label": f"Gemeenten in Nederland (indeling {indeling_year})"}],
             gemeenten=index_rows, validation={"passed": int(validation["passed"].sum()) if len(validation) else 0,
                                               "failed": len(failures), "failures": failures},
-            notes=notes, sources=[s._asdict() for s in sources.itertuples()], descriptive_note=DESCRIPTIVE_NOTE)
+            notes=notes, sources=source_records, descriptive_note=DESCRIPTIVE_NOTE)
         _write(build / "index.html", index, result)
         swap_directory(build, maps_dir)
     except BaseException:

@@ -98,15 +98,16 @@ def data_properties_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
     for col in ("ID", "ParentID", "Type", "Key", "Title", "Unit"):
         if col not in frame.columns:
             frame[col] = None
-    by_id = {int(r.ID): r for r in frame.itertuples()}
+    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+    by_id = {int(r["ID"]): r for r in records}
     paths = []
-    for r in frame.itertuples():
-        parts = [str(r.Title).strip()]
-        parent = r.ParentID
+    for r in records:
+        parts = [str(r["Title"]).strip()]
+        parent = r["ParentID"]
         while parent is not None and not pd.isna(parent) and int(parent) in by_id:
             node = by_id[int(parent)]
-            parts.append(str(node.Title).strip())
-            parent = node.ParentID
+            parts.append(str(node["Title"]).strip())
+            parent = node["ParentID"]
         paths.append("/".join(reversed(parts)))
     frame["path"] = paths
     frame["stem"] = frame["Key"].fillna("").map(strip_suffix)
@@ -131,9 +132,9 @@ def resolve_statline_headers(headers: list[str], properties: pd.DataFrame) -> di
     """
     topics = properties[properties["Type"] == "Topic"]
     lookup: dict[tuple[str, str | None], list[str]] = {}
-    for r in topics.itertuples():
-        unit = None if r.Unit is None or pd.isna(r.Unit) else str(r.Unit).strip()
-        lookup.setdefault((str(r.path), unit), []).append(str(r.Key))
+    for key, path, raw_unit in zip(topics["Key"].tolist(), topics["path"].tolist(), topics["Unit"].tolist(), strict=True):
+        unit = None if raw_unit is None or pd.isna(raw_unit) else str(raw_unit).strip()
+        lookup.setdefault((str(path), unit), []).append(str(key))
     mapping: dict[str, str] = {}
     problems: list[str] = []
     for header in headers:
@@ -429,7 +430,8 @@ def fetch_kwb(
         )
         select = _select_keys(props, topics, table_id)
     chunks = [codes[i : i + _GEMEENTEN_PER_REQUEST] for i in range(0, len(codes), _GEMEENTEN_PER_REQUEST)]
-    filters = [region_filter(c, national=_NATIONAL if i == 0 else None) for i, c in enumerate(chunks)] or [None]
+    filters: list[str | None] = [region_filter(c, national=_NATIONAL if i == 0 else None) for i, c in enumerate(chunks)]
+    filters = filters or [None]
     meta: dict[str, list[dict[str, Any]]] = {}
     typed: list[dict[str, Any]] = []
     for f in filters:

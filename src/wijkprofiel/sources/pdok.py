@@ -73,7 +73,7 @@ def _first(columns: pd.Index, candidates: tuple[str, ...]) -> str | None:
     lower = {c.lower(): c for c in columns}
     for cand in candidates:
         if cand.lower() in lower:
-            return lower[cand.lower()]
+            return str(lower[cand.lower()])
     return None
 
 
