@@ -20,8 +20,8 @@ from wijkprofiel.publish import PublishResult, publish
 
 
 @task(name="laden", cache_policy=NO_CACHE)
-def load(raw_root: Path) -> build.Loaded:
-    loaded = build.load_sources(raw_root)
+def load(raw_root: Path, indeling_year: int, crosswalks: list[str]) -> build.Loaded:
+    loaded = build.load_sources(raw_root, target_indeling=indeling_year, crosswalk_paths=[Path(p) for p in crosswalks])
     get_run_logger().info("geladen: %d regio's, %d waarnemingen uit %d bronbestanden",
                           len(loaded.regions), len(loaded.observations), len(loaded.sources))
     return loaded
@@ -73,19 +73,20 @@ def wijkprofiel(
     indeling_year: int = 2020,
     disclosure_threshold: int = 10,
     self_contained: bool = True,
+    crosswalks: list[str] | None = None,
 ) -> dict[str, Any]:
     """Build the warehouse from the raw store and publish maps and profiles."""
     started = dt.datetime.now()
     run_id = str(flow_run.get_id() or uuid.uuid4())
     db_path = Path(out_root) / "data" / "processed" / "wijkprofiel.duckdb"
     maps_dir = Path(out_root) / "maps"
-    loaded = load(Path(raw_root))
+    loaded = load(Path(raw_root), indeling_year, crosswalks or [])
     build.check_gemeenten(loaded, gemeenten, indeling_year)
     loaded = disclose(loaded, disclosure_threshold)
     loaded, validation = validate(loaded, run_id)
     comparisons = compare(loaded)
     parameters = {"raw_root": str(raw_root), "gemeenten": gemeenten, "indeling_year": indeling_year,
-                  "disclosure_threshold": disclosure_threshold}
+                  "disclosure_threshold": disclosure_threshold, "crosswalks": crosswalks or []}
     run = {"run_id": run_id, "parameters": parameters, "code_version": __version__, "started": started,
            "finished": dt.datetime.now(), "status": "completed"}
     write(db_path, loaded, comparisons, validation, run)

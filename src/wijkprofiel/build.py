@@ -7,14 +7,17 @@ next stage needs, so they run (and are tested) without Prefect.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
 from wijkprofiel.compare import compare_descriptive
 from wijkprofiel.disclosure import suppress_small_cells
 from wijkprofiel.errors import ConfigError
+from wijkprofiel.indeling import harmonise_observations, read_user_crosswalk
 from wijkprofiel.indicators import indicator_table
 from wijkprofiel.ingest import (
     assemble_regions,
@@ -50,8 +53,17 @@ class Loaded:
             self.per_source = {"all": self.observations}
 
 
-def load_sources(raw_root: Path) -> Loaded:
-    """Parse the latest snapshot of every source in the raw store into warehouse frames."""
+def load_sources(raw_root: Path, *, target_indeling: int = 2020,
+                 crosswalk_paths: Sequence[Path] = ()) -> Loaded:
+    """Parse the latest snapshot of every source in the raw store into warehouse frames.
+
+    With ``target_indeling=2024`` the RIVM observations (indeling 2020) are also
+    harmonised onto indeling 2024: gemeenten through the area overlay of the 2019 and 2024
+    gemeente maps (population-weighted means), wijken and buurten through user-supplied
+    crosswalk files (``crosswalk_paths``; e.g. the VNG *grenswijzigen* address tables) or,
+    without one, by unchanged code only. Every code that cannot be placed is reported in
+    ``harmonisation_report``.
+    """
     raw_root = Path(raw_root)
     rivm = load_rivm(raw_root)
     kwb = load_kwb(raw_root)
@@ -69,15 +81,48 @@ def load_sources(raw_root: Path) -> Loaded:
     if vektis.unmatched is not None and len(vektis.unmatched):
         report.append(vektis.unmatched.assign(from_year=2019, to_year=2024)[["code", "level", "from_year", "to_year", "source", "reason"]])
     per_source = {"rivm": rivm.observations, "cbs_kwb": kwb.observations, "vektis": vektis.observations}
+    notes = rivm.notes + kwb.notes + vektis.notes
+    if target_indeling == 2024:
+        moved, unmatched, note = _rivm_to_2024(rivm.observations, regions, geometries, crosswalk_paths)
+        per_source["rivm_2024"] = moved
+        notes.append(note)
+        if len(unmatched):
+            report.append(unmatched.assign(from_year=2020, to_year=2024, source="rivm")[
+                ["code", "level", "from_year", "to_year", "source", "reason"]])
+    elif target_indeling != 2020:
+        msg = f"target indeling must be 2020 or 2024, got {target_indeling}"
+        raise ConfigError(msg)
     return Loaded(
         regions=regions,
         observations=pd.concat(per_source.values(), ignore_index=True),
         sources=pd.DataFrame(rivm.sources + kwb.sources + geo_rows + vektis.sources),
         indicators=indicator_table(),
         harmonisation_report=pd.concat(report, ignore_index=True),
-        notes=rivm.notes + kwb.notes + vektis.notes,
+        notes=notes,
         per_source=per_source,
     )
+
+
+def _rivm_to_2024(observations: pd.DataFrame, regions: pd.DataFrame, geometries: dict[str, gpd.GeoDataFrame],
+                  crosswalk_paths: Sequence[Path]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    # the 2019 gemeente map holds exactly the 355 gemeenten of indeling 2020
+    crosswalks: dict[str, pd.DataFrame | None] = {"gemeente": gemeente_crosswalk(geometries).assign(from_year=2020)}
+    pop_2019 = geometries["gemeenten_2019"].set_index("region_code")["attr_aantal_inwoners"].dropna()
+    weights: dict[str, pd.Series | None] = {"gemeente": pop_2019}
+    used: list[str] = []
+    for path in crosswalk_paths:
+        level, crosswalk, source_weights = read_user_crosswalk(Path(path), from_year=2020, to_year=2024)
+        crosswalks[level] = crosswalk
+        weights[level] = source_weights
+        used.append(f"{Path(path).name} ({level})")
+    units = dict(zip(indicator_table()["indicator_id"], indicator_table()["unit"], strict=True))
+    moved, unmatched = harmonise_observations(
+        observations, regions[regions["indeling_year"] == 2020], regions[regions["indeling_year"] == 2024],
+        from_year=2020, to_year=2024, crosswalks=crosswalks, weights=weights, units=units)
+    how = ", ".join(used) if used else "alleen ongewijzigde codes (geen crosswalk opgegeven)"
+    note = (f"RIVM 2020 omgezet naar indeling 2024: gemeenten via kaartoverlay 2019→2024 (gewogen met inwoners 2019); "
+            f"wijken en buurten via {how}; {unmatched['code'].nunique()} codes niet te plaatsen (zie harmonisation_report)")
+    return moved, unmatched, note
 
 
 def check_gemeenten(loaded: Loaded, gemeenten: list[str] | None, indeling_year: int) -> None:

@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path.cwd(), metavar="DIR",
                      help="uitvoermap (bevat data/processed/ en maps/); standaard de huidige map")
     run.add_argument("--raw", type=Path, default=None, metavar="DIR", help="raw store (standaard de ingebouwde data)")
-    run.add_argument("--indeling", type=int, default=2020, help="gebiedsindeling van kaarten en profielen (2020)")
+    run.add_argument("--indeling", type=int, default=2020, choices=(2020, 2024),
+                     help="gebiedsindeling van kaarten en profielen (2020 of 2024; 2024 zet RIVM 2020 om)")
+    run.add_argument("--crosswalk", type=Path, action="append", default=[], metavar="CSV",
+                     help="omzettingstabel 2020→2024 (bijv. VNG grenswijzigen, adressen); herhaalbaar per niveau")
     run.add_argument("--drempel", type=int, default=10, help="onthullingsdrempel: kleinste te publiceren aantal (10)")
     run.add_argument("--cdn", action="store_true", help="laad Leaflet van een CDN in plaats van in te bouwen")
     src = sub.add_parser("sources", help="toon de bronnen en snapshots in de raw store")
@@ -55,6 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         indeling_year=args.indeling,
         disclosure_threshold=args.drempel,
         self_contained=not args.cdn,
+        crosswalks=tuple(args.crosswalk),
     )
     if not settings.raw_root.is_dir():
         msg = f"raw store {settings.raw_root} does not exist; expected data/raw with source snapshots"
@@ -70,6 +74,7 @@ def _run(args: argparse.Namespace) -> int:
         indeling_year=settings.indeling_year,
         disclosure_threshold=settings.disclosure_threshold,
         self_contained=settings.self_contained,
+        crosswalks=[str(p) for p in settings.crosswalks],
     )
     seconds = time.perf_counter() - started
     sizes = result["map_sizes"]

@@ -51,6 +51,7 @@ class Settings:
     indeling_year: int = 2020
     disclosure_threshold: int = 10
     self_contained: bool = True
+    crosswalks: tuple[Path, ...] = ()
 
     @property
     def processed_dir(self) -> Path:
@@ -71,6 +72,13 @@ class Settings:
         validate_gemeentecodes(list(self.gemeenten))
         if self.indeling_year not in (2020, 2024):
             msg = f"indeling must be 2020 or 2024 (the indelingen with embedded regions), got {self.indeling_year}"
+            raise ConfigError(msg)
+        missing = [str(p) for p in self.crosswalks if not Path(p).is_file()]
+        if missing:
+            msg = f"crosswalk file(s) not found: {', '.join(missing)}; expected CSV files (from_code,to_code,weight or VNG grenswijzigen format)"
+            raise ConfigError(msg)
+        if self.crosswalks and self.indeling_year == 2020:
+            msg = "--crosswalk only applies with --indeling 2024 (RIVM 2020 values are moved onto indeling 2024)"
             raise ConfigError(msg)
         if self.disclosure_threshold < 1:
             msg = f"disclosure threshold must be ≥ 1, got {self.disclosure_threshold}"

@@ -34,6 +34,11 @@ from wijkprofiel.indeling.harmonise import (
     harmonisation_report,
     harmonise,
 )
+from wijkprofiel.indeling.observations import (
+    crosswalk_level_from_file,
+    harmonise_observations,
+    read_user_crosswalk,
+)
 
 __all__ = [
     "CROSSWALK_COLUMNS",
@@ -45,6 +50,9 @@ __all__ = [
     "Kind",
     "Level",
     "complete_crosswalk",
+    "crosswalk_level_from_file",
+    "harmonise_observations",
+    "read_user_crosswalk",
     "crosswalk_from_geometry",
     "harmonisation_report",
     "harmonise",

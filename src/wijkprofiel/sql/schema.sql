@@ -51,7 +51,9 @@ CREATE TABLE observations (
     numerator        DOUBLE,
     denominator      DOUBLE,
     suppressed       BOOLEAN NOT NULL,    -- disclosure control removed value/numerator/denominator
-    source_id        VARCHAR NOT NULL
+    source_id        VARCHAR NOT NULL,
+    harmonised_from  VARCHAR,             -- source codes ('|'-joined) when moved from another indeling
+    harmonisation_quality VARCHAR         -- 'exact' (one whole source) / 'approximate'; NULL when native
     -- unique on (indicator_id, region_code, indeling_year, period, population_group):
     -- enforced by validation before load (a PRIMARY KEY index costs ~10 s on 3.6 M rows)
 );
