@@ -34,13 +34,12 @@ def embedded_raw() -> Path:
 
 
 @pytest.fixture(scope="session")
-def national(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The national warehouse built once from the embedded raw store (library stages, no
-    Prefect), plus a publication of a few gemeenten. Shared by the end-to-end tests."""
+    Prefect). Shared by the end-to-end and fault tests."""
     import datetime as dt
 
     from wijkprofiel import build
-    from wijkprofiel.publish import publish
 
     out = tmp_path_factory.mktemp("national")
     loaded = build.load_sources(EMBEDDED_RAW)
@@ -51,7 +50,15 @@ def national(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     db = build.write_warehouse(out / "data" / "processed" / "wijkprofiel.duckdb", loaded, comparisons, validation,
                                {"run_id": "test-run", "parameters": {}, "code_version": "test", "started": now,
                                 "finished": now, "status": "completed"})
+    return {"out": out, "db": db, "loaded": loaded, "comparisons": comparisons, "validation": validation}
+
+
+@pytest.fixture(scope="session")
+def national(warehouse: dict[str, object]) -> dict[str, object]:
+    """The session warehouse plus a publication of a few gemeenten."""
+    from wijkprofiel.publish import publish
+
     gemeenten = ["GM0599", "GM0233", "GM0003", "GM0363"]
-    result = publish(db, out / "maps", gemeenten=gemeenten)
-    return {"db": db, "maps": out / "maps", "loaded": loaded, "comparisons": comparisons,
-            "validation": validation, "publish": result, "gemeenten": gemeenten}
+    out = Path(warehouse["out"])  # type: ignore[arg-type]
+    result = publish(warehouse["db"], out / "maps", gemeenten=gemeenten)  # type: ignore[arg-type]
+    return {**warehouse, "maps": out / "maps", "publish": result, "gemeenten": gemeenten}

@@ -7,7 +7,7 @@ next stage needs, so they run (and are tested) without Prefect.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,10 +16,12 @@ import pandas as pd
 
 from wijkprofiel.compare import compare_descriptive
 from wijkprofiel.disclosure import suppress_small_cells
-from wijkprofiel.errors import ConfigError
+from wijkprofiel.errors import ConfigError, SourceError, WijkprofielError
+from wijkprofiel.fallback import previous_geometry, previous_source, status_row
 from wijkprofiel.indeling import harmonise_observations, read_user_crosswalk
 from wijkprofiel.indicators import indicator_table
 from wijkprofiel.ingest import (
+    SourceLoad,
     assemble_regions,
     gemeente_crosswalk,
     gemeente_reference,
@@ -30,6 +32,9 @@ from wijkprofiel.ingest import (
 )
 from wijkprofiel.validate import check_observations, check_regions, quarantine_rows, raise_on_errors
 from wijkprofiel.warehouse import build_database
+
+#: what can go wrong reading one source's raw snapshot (corrupt gzip, truncated CSV, …)
+_SOURCE_ERRORS = (WijkprofielError, OSError, EOFError, UnicodeDecodeError, ValueError, KeyError)
 
 __all__ = ["Loaded", "load_sources", "validate_loaded", "apply_disclosure", "compare_loaded",
            "check_gemeenten", "write_warehouse"]
@@ -47,6 +52,14 @@ class Loaded:
     notes: list[str] = field(default_factory=list)
     per_source: dict[str, pd.DataFrame] = field(default_factory=dict)
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
+    source_status: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def stale_sources(self) -> list[str]:
+        """Sources whose data is not from this run's raw snapshot (stale or failed)."""
+        if self.source_status.empty:
+            return []
+        return [str(s) for s in self.source_status.loc[self.source_status["status"] != "ok", "source"]]
 
     def __post_init__(self) -> None:
         if not self.per_source:
@@ -54,7 +67,7 @@ class Loaded:
 
 
 def load_sources(raw_root: Path, *, target_indeling: int = 2020,
-                 crosswalk_paths: Sequence[Path] = ()) -> Loaded:
+                 crosswalk_paths: Sequence[Path] = (), previous_db: Path | None = None) -> Loaded:
     """Parse the latest snapshot of every source in the raw store into warehouse frames.
 
     With ``target_indeling=2024`` the RIVM observations (indeling 2020) are also
@@ -63,15 +76,55 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
     crosswalk files (``crosswalk_paths``; e.g. the VNG *grenswijzigen* address tables) or,
     without one, by unchanged code only. Every code that cannot be placed is reported in
     ``harmonisation_report``.
+
+    Each source is read on its own: when one cannot be read (truncated or corrupt file,
+    renamed column, …) its rows from ``previous_db`` (the last good warehouse) stay live and
+    the source is marked *stale* in ``source_status``; without previous data it is marked
+    *failed* and left out. Without usable RIVM and KWB data no warehouse can be built and a
+    SourceError lists every failure.
     """
     raw_root = Path(raw_root)
-    rivm = load_rivm(raw_root)
-    kwb = load_kwb(raw_root)
-    geometries, geo_rows = load_geometry(raw_root)
+    statuses: list[dict[str, object]] = []
+    failures: list[str] = []
+
+    def guarded(source: str, load: Callable[[], SourceLoad]) -> SourceLoad | None:
+        try:
+            result = load()
+        except _SOURCE_ERRORS as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            previous = previous_source(previous_db, source)
+            if previous is None:
+                statuses.append(status_row(source, "failed", message))
+                failures.append(f"{source}: {message}")
+                return None
+            statuses.append(status_row(source, "stale", message, previous.retrieved_at))
+            return SourceLoad(source, previous.observations, previous.regions,
+                              [{str(k): v for k, v in r.items()} for r in previous.sources.to_dict("records")],
+                              notes=[f"{source}: laatste goede gegevens van {previous.retrieved_at} gebruikt ({message})"])
+        statuses.append(status_row(source, "ok", "", _data_date(result.sources)))
+        return result
+
+    rivm = guarded("rivm", lambda: load_rivm(raw_root))
+    kwb = guarded("cbs_kwb", lambda: load_kwb(raw_root))
+    if rivm is None or kwb is None:
+        msg = "cannot build the warehouse: no usable data and no previous warehouse for:\n" + "\n".join(
+            f"  - {f}" for f in failures)
+        raise SourceError(msg)
+    try:
+        geometries, geo_rows = load_geometry(raw_root)
+        statuses.append(status_row("pdok", "ok", "", _data_date(geo_rows)))
+    except _SOURCE_ERRORS as exc:
+        geometries, geo_rows = {}, []
+        statuses.append(status_row("pdok", "stale" if previous_db else "failed", f"{type(exc).__name__}: {exc}"))
     regions = assemble_regions([rivm.regions, kwb.regions], kwb.regions[["region_code", "name"]], geometries)
+    if not geometries:
+        regions = _restore_geometry(regions, previous_geometry(previous_db))
     land_rows = regions[regions["level"] == "land"]
     land = {int(y): str(c) for y, c in zip(land_rows["indeling_year"], land_rows["region_code"], strict=True)}
-    vektis = load_vektis(raw_root, gemeente_reference(geometries), gemeente_crosswalk(geometries), land)
+    vektis = guarded("vektis", lambda: load_vektis(raw_root, gemeente_reference(geometries),
+                                                   gemeente_crosswalk(geometries), land))
+    if vektis is None:
+        vektis = SourceLoad("vektis", pd.DataFrame(columns=rivm.observations.columns))
     report = []
     no_geo = regions[(regions["indeling_year"] == 2020) & (regions["level"] == "wijk") & regions["geometry"].isna()]
     report.append(pd.DataFrame({
@@ -81,8 +134,9 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
     if vektis.unmatched is not None and len(vektis.unmatched):
         report.append(vektis.unmatched.assign(from_year=2019, to_year=2024)[["code", "level", "from_year", "to_year", "source", "reason"]])
     per_source = {"rivm": rivm.observations, "cbs_kwb": kwb.observations, "vektis": vektis.observations}
+    per_source = {k: v for k, v in per_source.items() if len(v)}
     notes = rivm.notes + kwb.notes + vektis.notes
-    if target_indeling == 2024:
+    if target_indeling == 2024 and geometries:
         moved, unmatched, note = _rivm_to_2024(rivm.observations, regions, geometries, crosswalk_paths)
         per_source["rivm_2024"] = moved
         notes.append(note)
@@ -96,11 +150,32 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
         regions=regions,
         observations=pd.concat(per_source.values(), ignore_index=True),
         sources=pd.DataFrame(rivm.sources + kwb.sources + geo_rows + vektis.sources),
+        source_status=pd.DataFrame(statuses),
         indicators=indicator_table(),
         harmonisation_report=pd.concat(report, ignore_index=True),
         notes=notes,
         per_source=per_source,
     )
+
+
+def _data_date(rows: list[dict[str, object]]) -> str:
+    frame = pd.DataFrame(rows)
+    if frame.empty or "retrieved_at" not in frame.columns:
+        return ""
+    return str(pd.to_datetime(frame["retrieved_at"]).max())[:10]
+
+
+def _restore_geometry(regions: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Take geometry from the previous warehouse when no geometry layer could be read."""
+    if previous is None or previous.empty:
+        return regions
+    prev = previous.set_index(["region_code", "indeling_year"])
+    key = pd.MultiIndex.from_frame(regions[["region_code", "indeling_year"]])
+    found = prev.reindex(key)
+    out = regions.copy()
+    for col in ("geometry", "geometry_year", "water"):
+        out[col] = found[col].to_numpy()
+    return out
 
 
 def _rivm_to_2024(observations: pd.DataFrame, regions: pd.DataFrame, geometries: dict[str, gpd.GeoDataFrame],
@@ -138,22 +213,47 @@ def check_gemeenten(loaded: Loaded, gemeenten: list[str] | None, indeling_year: 
         raise ConfigError(msg)
 
 
-def validate_loaded(loaded: Loaded, run_id: str) -> tuple[Loaded, pd.DataFrame]:
-    """Quarantine failing rows, run every check on every source, then raise once if any
-    error-level check failed. Returns the cleaned load and the ``validation_results`` rows."""
-    results = check_regions(loaded.regions)
+def validate_loaded(loaded: Loaded, run_id: str, previous_db: Path | None = None) -> tuple[Loaded, pd.DataFrame]:
+    """Quarantine failing rows, then run every check on every source.
+
+    An error-level failure blocks only that source: its previous validated rows (from
+    ``previous_db``) stay live and it is marked stale; without previous rows it is left out
+    and marked failed. Failures of the region structure itself block the run: one
+    ValidationError lists every failed check. Returns the cleaned load and the
+    ``validation_results`` rows (all checks, passed or not).
+    """
+    region_results = check_regions(loaded.regions)
+    results = list(region_results)
     per_source: dict[str, pd.DataFrame] = {}
     quarantined: list[pd.DataFrame] = []
+    status = loaded.source_status.copy() if not loaded.source_status.empty else pd.DataFrame(
+        columns=["source", "status", "message", "data_date"])
     for source, obs in loaded.per_source.items():
         clean, bad, q_results = quarantine_rows(obs, loaded.indicators, source)
-        per_source[source] = clean
-        quarantined.append(bad)
-        results += q_results + check_observations(clean, loaded.indicators, loaded.regions, source)
+        checks = check_observations(clean, loaded.indicators, loaded.regions, source)
+        results += q_results + checks
+        failed = [r for r in checks if r["severity"] == "error" and not r["passed"]]
+        if not failed:
+            per_source[source] = clean
+            quarantined.append(bad)
+            continue
+        reason = "; ".join(f"{r['check_name']}: {r['observed']} ({r['details']})" for r in failed)[:500]
+        base = source.split("_2024")[0]
+        previous = previous_source(previous_db, base)
+        hit = status["source"] == base
+        if previous is not None and not previous.observations.empty:
+            per_source[source] = previous.observations
+            status.loc[hit, ["status", "message", "data_date"]] = ["stale", f"validatie: {reason}", previous.retrieved_at]
+        else:
+            status.loc[hit, ["status", "message"]] = ["failed", f"validatie: {reason}"]
     frame = pd.DataFrame(results).assign(run_id=run_id)
-    raise_on_errors(results)
+    raise_on_errors(region_results)
+    if not per_source:
+        raise_on_errors(results)
     cleaned = replace(loaded, per_source=per_source,
                       observations=pd.concat(per_source.values(), ignore_index=True),
-                      quarantine=pd.concat(quarantined, ignore_index=True))
+                      quarantine=pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame(),
+                      source_status=status)
     return cleaned, frame
 
 
@@ -179,6 +279,7 @@ def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, va
         "observations": loaded.observations,
         "comparisons": comparisons,
         "quarantine": loaded.quarantine,
+        "source_status": loaded.source_status.assign(run_id=str(run.get("run_id", ""))),
         "harmonisation_report": loaded.harmonisation_report,
         "validation_results": validation,
         "runs": run_row,

@@ -38,6 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="omzettingstabel 2020→2024 (bijv. VNG grenswijzigen, adressen); herhaalbaar per niveau")
     run.add_argument("--drempel", type=int, default=10, help="onthullingsdrempel: kleinste te publiceren aantal (10)")
     run.add_argument("--cdn", action="store_true", help="laad Leaflet van een CDN in plaats van in te bouwen")
+    run.add_argument("--ververs", action="append", default=[], metavar="BRON",
+                     help="haal deze bron eerst live op (herhaalbaar); mislukt ophalen → laatste snapshot, gemarkeerd als niet actueel")
+    run.add_argument("--wacht", type=float, default=0.0, metavar="SEC",
+                     help="wacht zo lang op een andere lopende run (standaard: stop meteen met een melding)")
+    serve = sub.add_parser("serve", help="start een geplande deployment (Prefect flow.serve)")
+    serve.add_argument("--cron", default="0 6 1 * *", help="cron-schema (standaard maandelijks: '0 6 1 * *')")
+    serve.add_argument("--interval", type=float, default=None, metavar="SEC", help="interval in seconden (in plaats van cron)")
+    serve.add_argument("--out", type=Path, default=Path.cwd(), metavar="DIR")
+    serve.add_argument("--raw", type=Path, default=None, metavar="DIR")
+    serve.add_argument("--naam", default="wijkprofiel-maandelijks", help="naam van de deployment")
+    serve.add_argument("--gemeente", action="append", default=[], metavar="GMxxxx")
     src = sub.add_parser("sources", help="toon de bronnen en snapshots in de raw store")
     src.add_argument("--raw", type=Path, default=None, metavar="DIR")
     return parser
@@ -75,6 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         disclosure_threshold=settings.disclosure_threshold,
         self_contained=settings.self_contained,
         crosswalks=[str(p) for p in settings.crosswalks],
+        refresh=list(args.ververs) or None,
+        lock_wait_seconds=args.wacht,
     )
     seconds = time.perf_counter() - started
     sizes = result["map_sizes"]
@@ -86,6 +99,31 @@ def _run(args: argparse.Namespace) -> int:
     if sizes:
         print(f"  {result['files']} bestanden, {result['bytes'] / 1e6:.1f} MB; grootste kaart "
               f"{max(sizes, key=sizes.__getitem__)} {max(sizes.values()) / 1e6:.2f} MB")
+    stale = [r for r in result["source_status"] if r["status"] != "ok"]
+    if stale:
+        print("LET OP: niet alle bronnen zijn actueel:", file=sys.stderr)
+        for r in stale:
+            print(f"  {r['source']}: {r['status']} (gegevens van {r['data_date'] or 'onbekend'}): {r['message']}",
+                  file=sys.stderr)
+        return 3
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = Settings(raw_root=args.raw or default_raw_root(), out_root=args.out.resolve(),
+                        gemeenten=tuple(args.gemeente))
+    _prefect_defaults()
+    from pipelines.wijkprofiel_flow import wijkprofiel
+
+    schedule: dict[str, object] = {"interval": args.interval} if args.interval else {"cron": args.cron}
+    print(f"Deployment {args.naam!r} gestart ({'elke ' + str(args.interval) + ' s' if args.interval else 'cron ' + args.cron}); "
+          "stop met Ctrl-C.")
+    wijkprofiel.serve(
+        name=args.naam,
+        parameters={"raw_root": str(settings.raw_root), "out_root": str(settings.out_root),
+                    "gemeenten": list(settings.gemeenten) or None, "lock_wait_seconds": 600.0},
+        **schedule,  # type: ignore[arg-type]
+    )
     return 0
 
 
@@ -109,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "serve":
+            return _serve(args)
         return _sources(args)
     except ConfigError as exc:
         print(f"wijkprofiel: fout in de invoer: {exc}", file=sys.stderr)

@@ -42,6 +42,7 @@ TABLES = (
     "quarantine",
     "harmonisation_report",
     "validation_results",
+    "source_status",
     "runs",
 )
 
@@ -122,7 +123,8 @@ def build_database(target: Path, tables: Mapping[str, pd.DataFrame], *, threads:
         raise PublishError(msg)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.building-{os.getpid()}")
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+    # leftovers of a build that was killed (SIGKILL, power loss): never the live database
+    for stale in target.parent.glob(f".{target.name}.building-*"):
         stale.unlink(missing_ok=True)
     previous_runs = _carry_over_runs(target)
     try:

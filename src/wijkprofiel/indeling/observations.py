@@ -115,7 +115,7 @@ def harmonise_observations(
         from_codes = sorted(set(part["region_code"]))
         to_codes = sorted(tgt_level[tgt_level == level].index)
         cw, missing = complete_crosswalk(crosswalks.get(level), from_codes, to_codes,
-                                         from_year=from_year, to_year=to_year, level=level)  # type: ignore[arg-type]
+                                         from_year=from_year, to_year=to_year, level=level)
         if len(missing):
             unmatched.append(missing)
         part = part[~part["region_code"].isin(set(missing["code"]))]

@@ -113,6 +113,14 @@ CREATE TABLE validation_results (
     details        VARCHAR
 );
 
+CREATE TABLE source_status (         -- per run: was each source read from its latest snapshot?
+    run_id         VARCHAR NOT NULL,
+    source         VARCHAR NOT NULL,
+    status         VARCHAR NOT NULL CHECK (status IN ('ok', 'stale', 'failed')),
+    message        VARCHAR,              -- the error that made it stale/failed
+    data_date      VARCHAR               -- retrieval date of the data in use
+);
+
 CREATE TABLE runs (
     run_id         VARCHAR PRIMARY KEY,
     parameters     VARCHAR NOT NULL,      -- JSON
