@@ -18,8 +18,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from wijkprofiel import __version__, build
+from wijkprofiel.expectations import validation_report_html
 from wijkprofiel.locking import publication_lock
+from wijkprofiel.maps import write_text_atomic
 from wijkprofiel.publish import PublishResult, publish
+from wijkprofiel.warehouse import connect
 
 
 # ---------------------------------------------------------------- tasks
@@ -63,6 +66,13 @@ def compare(loaded: build.Loaded) -> pd.DataFrame:
     return comparisons
 
 
+@task(name="publicatiecontrole", cache_policy=NO_CACHE)
+def check_publication(loaded: build.Loaded, comparisons: pd.DataFrame, indeling_year: int,
+                      run_id: str) -> pd.DataFrame:
+    rows = build.validate_publication(loaded, comparisons, indeling_year)
+    return pd.DataFrame(rows).assign(run_id=run_id)
+
+
 @task(name="warehouse", cache_policy=NO_CACHE)
 def write(db_path: Path, loaded: build.Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,
           run: dict[str, Any]) -> Path:
@@ -74,6 +84,10 @@ def publish_outputs(db_path: Path, maps_dir: Path, indeling_year: int, gemeenten
                     self_contained: bool) -> PublishResult:
     result = publish(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
                      self_contained=self_contained)
+    with connect(db_path) as con:
+        results = con.execute("SELECT * FROM validation_results").df()
+    write_text_atomic(maps_dir / "validatie.html", validation_report_html(
+        results, title="Validatie wijkprofiel", generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M")))
     get_run_logger().info("gepubliceerd: %d bestanden, %.1f MB, %d profielen", result.files,
                           result.total_bytes / 1e6, result.profiles)
     return result
@@ -145,6 +159,8 @@ def wijkprofiel(
         build.check_gemeenten(loaded, gemeenten, indeling_year)
         loaded, validation = validate_flow(loaded, disclosure_threshold, run_id, db_path)
         comparisons = compare_flow(loaded)
+        validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id)],
+                               ignore_index=True)
         stale = loaded.stale_sources
         parameters = {"raw_root": str(raw_root), "gemeenten": gemeenten, "indeling_year": indeling_year,
                       "disclosure_threshold": disclosure_threshold, "crosswalks": crosswalks or [],

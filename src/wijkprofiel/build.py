@@ -17,6 +17,7 @@ import pandas as pd
 from wijkprofiel.compare import compare_descriptive
 from wijkprofiel.disclosure import suppress_small_cells
 from wijkprofiel.errors import ConfigError, SourceError, WijkprofielError
+from wijkprofiel.expectations import comparisons_publish_frame, validate_frame
 from wijkprofiel.fallback import previous_geometry, previous_source, status_row
 from wijkprofiel.indeling import harmonise_observations, read_user_crosswalk
 from wijkprofiel.indicators import indicator_table
@@ -37,7 +38,7 @@ from wijkprofiel.warehouse import build_database
 _SOURCE_ERRORS = (WijkprofielError, OSError, EOFError, UnicodeDecodeError, ValueError, KeyError)
 
 __all__ = ["Loaded", "load_sources", "validate_loaded", "apply_disclosure", "compare_loaded",
-           "check_gemeenten", "write_warehouse"]
+           "check_gemeenten", "validate_publication", "write_warehouse"]
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Loaded:
     per_source: dict[str, pd.DataFrame] = field(default_factory=dict)
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     source_status: pd.DataFrame = field(default_factory=pd.DataFrame)
+    checks: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def stale_sources(self) -> list[str]:
@@ -87,9 +89,16 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
     statuses: list[dict[str, object]] = []
     failures: list[str] = []
 
-    def guarded(source: str, load: Callable[[], SourceLoad]) -> SourceLoad | None:
+    checks: list[dict[str, object]] = []
+
+    def guarded(source: str, load: Callable[[], SourceLoad],
+                suite: tuple[str, dict[str, object]] | None = None) -> SourceLoad | None:
         try:
             result = load()
+            if suite is not None and result.wide is not None:
+                result.checks.extend(validate_frame(suite[0], result.wide, source=source, **suite[1]))
+            checks.extend(result.checks)
+            raise_on_errors(result.checks)  # an error-level expectation blocks this source only
         except _SOURCE_ERRORS as exc:
             message = f"{type(exc).__name__}: {exc}"
             previous = previous_source(previous_db, source)
@@ -104,14 +113,18 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
         statuses.append(status_row(source, "ok", "", _data_date(result.sources)))
         return result
 
-    rivm = guarded("rivm", lambda: load_rivm(raw_root))
-    kwb = guarded("cbs_kwb", lambda: load_kwb(raw_root))
+    rivm = guarded("rivm", lambda: load_rivm(raw_root), ("rivm", {"indeling_year": 2020}))
+    kwb = guarded("cbs_kwb", lambda: load_kwb(raw_root), ("kwb", {"indeling_year": 2024}))
     if rivm is None or kwb is None:
         msg = "cannot build the warehouse: no usable data and no previous warehouse for:\n" + "\n".join(
             f"  - {f}" for f in failures)
         raise SourceError(msg)
     try:
         geometries, geo_rows = load_geometry(raw_root)
+        geo_checks = [row for name, gdf in geometries.items()
+                      for row in validate_frame("pdok", gdf, source=f"pdok/{name}")]
+        checks.extend(geo_checks)
+        raise_on_errors(geo_checks)
         statuses.append(status_row("pdok", "ok", "", _data_date(geo_rows)))
     except _SOURCE_ERRORS as exc:
         geometries, geo_rows = {}, []
@@ -146,14 +159,18 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
     elif target_indeling != 2020:
         msg = f"target indeling must be 2020 or 2024, got {target_indeling}"
         raise ConfigError(msg)
+    harmonisation = pd.concat(report, ignore_index=True)
+    checks.extend(validate_frame("regions", regions, source="regions", target_indeling=target_indeling,
+                                 harmonisation_report=harmonisation))
     return Loaded(
         regions=regions,
         observations=pd.concat(per_source.values(), ignore_index=True),
         sources=pd.DataFrame(rivm.sources + kwb.sources + geo_rows + vektis.sources),
         source_status=pd.DataFrame(statuses),
         indicators=indicator_table(),
-        harmonisation_report=pd.concat(report, ignore_index=True),
+        harmonisation_report=harmonisation,
         notes=notes,
+        checks=checks,
         per_source=per_source,
     )
 
@@ -222,8 +239,8 @@ def validate_loaded(loaded: Loaded, run_id: str, previous_db: Path | None = None
     ValidationError lists every failed check. Returns the cleaned load and the
     ``validation_results`` rows (all checks, passed or not).
     """
-    region_results = check_regions(loaded.regions)
-    results = list(region_results)
+    region_results = check_regions(loaded.regions) + [r for r in loaded.checks if r["source"] == "regions"]
+    results = list(region_results) + [r for r in loaded.checks if r["source"] != "regions"]
     per_source: dict[str, pd.DataFrame] = {}
     quarantined: list[pd.DataFrame] = []
     status = loaded.source_status.copy() if not loaded.source_status.empty else pd.DataFrame(
@@ -266,6 +283,14 @@ def apply_disclosure(loaded: Loaded, threshold: int) -> Loaded:
 def compare_loaded(loaded: Loaded) -> pd.DataFrame:
     """The ``comparisons`` table for all indicators, periods, groups and levels."""
     return compare_descriptive(loaded.observations, loaded.regions, loaded.indicators)
+
+
+def validate_publication(loaded: Loaded, comparisons: pd.DataFrame, indeling_year: int) -> list[dict[str, object]]:
+    """The great-expectations suite on the comparisons about to be published (raises once on errors)."""
+    frame = comparisons_publish_frame(comparisons, loaded.observations, indeling_year=indeling_year)
+    rows = validate_frame("comparisons_publish", frame, source=f"comparisons/{indeling_year}")
+    raise_on_errors(rows)
+    return rows
 
 
 def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from wijkprofiel.expectations import validate_frame
 from wijkprofiel.indeling import complete_crosswalk, crosswalk_from_geometry, harmonise
 from wijkprofiel.indicators import INDICATORS
 from wijkprofiel.names import resolve_gemeentecodes
@@ -56,6 +57,7 @@ class SourceLoad:
     wide: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     unmatched: pd.DataFrame | None = None
+    checks: list[dict[str, object]] = field(default_factory=list)
 
 
 def source_row(snapshot: Snapshot, raw_root: Path, rows: int | None = None) -> dict[str, object]:
@@ -264,11 +266,13 @@ def load_vektis(
     rows: list[dict[str, object]] = []
     notes: list[str] = []
     unmatched: list[pd.DataFrame] = []
+    checks: list[dict[str, object]] = []
     for snap in list_snapshots(raw_root, "vektis"):
         if not snap.dataset.startswith("zvw_gemeente_"):
             continue
         year = int(snap.dataset.rsplit("_", 1)[1])
         parsed = parse_vektis_zvw(snap.path / "zvw_gemeente.csv.gz", year)
+        checks.extend(validate_frame("vektis", parsed, source=f"vektis/{snap.dataset}"))
         row = source_row(snap, raw_root, rows=len(parsed))
         rows.append(row)
         named = parsed.loc[~parsed["is_residual"], "gemeentenaam"].dropna().unique()
@@ -301,6 +305,7 @@ def load_vektis(
         observations.append(_vektis_obs(on_2024, period=year, indeling_year=2024, source_id=source_id))
     load = SourceLoad("vektis", pd.concat(observations, ignore_index=True), sources=rows, notes=notes)
     load.unmatched = pd.concat(unmatched, ignore_index=True) if unmatched else None
+    load.checks = checks
     return load
 
 
