@@ -20,17 +20,19 @@ from wijkprofiel.errors import ConfigError, SourceError, WijkprofielError
 from wijkprofiel.expectations import comparisons_publish_frame, validate_frame
 from wijkprofiel.fallback import previous_geometry, previous_source, status_row
 from wijkprofiel.indeling import harmonise_observations, read_user_crosswalk
-from wijkprofiel.indicators import indicator_table
+from wijkprofiel.indicators import Indicator, indicator_table
 from wijkprofiel.ingest import (
     SourceLoad,
     assemble_regions,
     gemeente_crosswalk,
     gemeente_reference,
+    load_extracts,
     load_geometry,
     load_kwb,
     load_rivm,
     load_vektis,
 )
+from wijkprofiel.raw import list_snapshots
 from wijkprofiel.validate import check_observations, check_regions, quarantine_rows, raise_on_errors
 from wijkprofiel.warehouse import build_database
 
@@ -138,6 +140,14 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
                                                    gemeente_crosswalk(geometries), land))
     if vektis is None:
         vektis = SourceLoad("vektis", pd.DataFrame(columns=rivm.observations.columns))
+    extract_indicators: list[Indicator] = []
+
+    def extracts() -> SourceLoad:
+        load, found = load_extracts(raw_root)
+        extract_indicators.extend(found)
+        return load
+
+    own = guarded("extract", extracts) if list_snapshots(raw_root, "extract") else None
     report = []
     no_geo = regions[(regions["indeling_year"] == 2020) & (regions["level"] == "wijk") & regions["geometry"].isna()]
     report.append(pd.DataFrame({
@@ -146,7 +156,8 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
     }))
     if vektis.unmatched is not None and len(vektis.unmatched):
         report.append(vektis.unmatched.assign(from_year=2019, to_year=2024)[["code", "level", "from_year", "to_year", "source", "reason"]])
-    per_source = {"rivm": rivm.observations, "cbs_kwb": kwb.observations, "vektis": vektis.observations}
+    per_source = {"rivm": rivm.observations, "cbs_kwb": kwb.observations, "vektis": vektis.observations,
+                  "extract": own.observations if own is not None else pd.DataFrame()}
     per_source = {k: v for k, v in per_source.items() if len(v)}
     notes = rivm.notes + kwb.notes + vektis.notes
     if target_indeling == 2024 and geometries:
@@ -165,9 +176,9 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
     return Loaded(
         regions=regions,
         observations=pd.concat(per_source.values(), ignore_index=True),
-        sources=pd.DataFrame(rivm.sources + kwb.sources + geo_rows + vektis.sources),
+        sources=pd.DataFrame(rivm.sources + kwb.sources + geo_rows + vektis.sources + (own.sources if own else [])),
         source_status=pd.DataFrame(statuses),
-        indicators=indicator_table(),
+        indicators=indicator_table(extract_indicators),
         harmonisation_report=harmonisation,
         notes=notes,
         checks=checks,

@@ -17,6 +17,8 @@ from wijkprofiel import __version__
 from wijkprofiel.config import Settings, default_raw_root
 from wijkprofiel.errors import ConfigError, WijkprofielError
 from wijkprofiel.raw import list_snapshots
+from wijkprofiel.sources.extract import register_extract
+from wijkprofiel.sources.fetch import add_fetch_arguments, fetch_cli
 
 __all__ = ["main", "build_parser"]
 
@@ -49,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--raw", type=Path, default=None, metavar="DIR")
     serve.add_argument("--naam", default="wijkprofiel-maandelijks", help="naam van de deployment")
     serve.add_argument("--gemeente", action="append", default=[], metavar="GMxxxx")
+    fetch = sub.add_parser("fetch", help="haal een bron live op in de raw store")
+    add_fetch_arguments(fetch)
+    ext = sub.add_parser("extract", help="registreer een eigen extract (CSV/Parquet + YAML-schema) in de raw store")
+    ext.add_argument("data", type=Path, help="CSV- of Parquet-bestand")
+    ext.add_argument("schema", type=Path, help="YAML-schema (regiocode, periode, teller/noemer of waarde, indicator)")
+    ext.add_argument("--raw", type=Path, default=None, metavar="DIR")
     src = sub.add_parser("sources", help="toon de bronnen en snapshots in de raw store")
     src.add_argument("--raw", type=Path, default=None, metavar="DIR")
     return parser
@@ -151,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "fetch":
+            return fetch_cli(args)
+        if args.command == "extract":
+            snap = register_extract(args.data, args.schema, args.raw or default_raw_root())
+            print(f"Geregistreerd: {snap.path}")
+            return 0
         return _sources(args)
     except ConfigError as exc:
         print(f"wijkprofiel: fout in de invoer: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ keys (CBS/RIVM topic keys without the positional ``_N`` suffix) onto these ids.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -140,8 +141,13 @@ def get_indicator(indicator_id: str) -> Indicator:
         raise KeyError(msg) from None
 
 
-def indicator_table() -> pd.DataFrame:
-    """The registry as a DataFrame (the DuckDB ``indicators`` table)."""
+def indicator_table(extra: Sequence[Indicator] = ()) -> pd.DataFrame:
+    """The registry (plus ``extra`` indicators, e.g. from own extracts) as the DuckDB
+    ``indicators`` table. An extra id that clashes with the registry raises KeyError."""
+    clash = sorted({ind.indicator_id for ind in extra} & set(_BY_ID))
+    if clash:
+        msg = f"extract indicator ids {clash} clash with built-in indicators; choose other ids"
+        raise KeyError(msg)
     rows = [
         {
             "indicator_id": ind.indicator_id,
@@ -154,6 +160,6 @@ def indicator_table() -> pd.DataFrame:
             "source_key": ind.source_key,
             "sort_order": i,
         }
-        for i, ind in enumerate(INDICATORS)
+        for i, ind in enumerate((*INDICATORS, *extra))
     ]
     return pd.DataFrame(rows)

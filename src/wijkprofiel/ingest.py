@@ -17,12 +17,18 @@ import shapely
 
 from wijkprofiel.expectations import validate_frame
 from wijkprofiel.indeling import complete_crosswalk, crosswalk_from_geometry, harmonise
-from wijkprofiel.indicators import INDICATORS
+from wijkprofiel.indicators import INDICATORS, Indicator
 from wijkprofiel.names import resolve_gemeentecodes
 from wijkprofiel.raw import Snapshot, latest_snapshot, list_snapshots, snapshot_file
-from wijkprofiel.sources.kwb import kwb_observations, kwb_regions, parse_kwb_snapshot
+from wijkprofiel.sources.extract import (
+    SCHEMA_FILE,
+    extract_indicator,
+    load_extract_schema,
+    parse_extract_snapshot,
+)
+from wijkprofiel.sources.kwb import kwb_observations, kwb_regions, parse_kwb_any
 from wijkprofiel.sources.pdok import parse_pdok_layer
-from wijkprofiel.sources.rivm import RIVM_TABLES, parse_rivm_csv, rivm_observations
+from wijkprofiel.sources.rivm import RIVM_TABLES, parse_rivm_snapshot, rivm_observations
 from wijkprofiel.sources.vektis import parse_vektis_zvw, total_cost_categories
 
 __all__ = [
@@ -38,6 +44,7 @@ __all__ = [
     "gemeente_reference",
     "load_vektis",
     "gemeente_crosswalk",
+    "load_extracts",
 ]
 
 OBSERVATION_COLUMNS = [
@@ -79,9 +86,11 @@ def source_row(snapshot: Snapshot, raw_root: Path, rows: int | None = None) -> d
 
 def load_rivm(raw_root: Path, table_id: str = "50090NED") -> SourceLoad:
     """Load an RIVM Gezondheidsmonitor table: observations and the regions of its indeling."""
-    path, snap = snapshot_file(raw_root, "rivm", table_id, "UntypedDataSet_MW00000.csv.gz")
+    snap = latest_snapshot(raw_root, "rivm", table_id)
+    if snap is None:  # raises the standard "no snapshot" error naming the source
+        _, snap = snapshot_file(raw_root, "rivm", table_id, "UntypedDataSet_MW00000.csv.gz")
     indeling_year = RIVM_TABLES[table_id][1]
-    wide = parse_rivm_csv(path)
+    wide = parse_rivm_snapshot(snap.path)  # fetched JSON (with 95 % margins) or the embedded CSV
     row = source_row(snap, raw_root, rows=len(wide))
     obs = rivm_observations(wide, indeling_year=indeling_year, source_id=str(row["source_id"]))
     latest = wide[wide["period"] == wide["period"].max()].drop_duplicates("region_code")
@@ -103,7 +112,7 @@ def load_kwb(raw_root: Path, table_id: str = "85984NED", year: int = 2024) -> So
     snap = latest_snapshot(raw_root, "cbs_kwb", table_id)
     if snap is None:
         _, snap = snapshot_file(raw_root, "cbs_kwb", table_id, "DataProperties.json.gz")
-    wide = parse_kwb_snapshot(snap.path)
+    wide = parse_kwb_any(snap.path)  # fetched TypedDataSet or StatLine exports
     row = source_row(snap, raw_root, rows=len(wide))
     obs = kwb_observations(wide, indeling_year=year, period=year, source_id=str(row["source_id"]))
     return SourceLoad("cbs_kwb", obs, kwb_regions(wide, indeling_year=year), [row], wide)
@@ -267,9 +276,10 @@ def load_vektis(
     notes: list[str] = []
     unmatched: list[pd.DataFrame] = []
     checks: list[dict[str, object]] = []
-    for snap in list_snapshots(raw_root, "vektis"):
-        if not snap.dataset.startswith("zvw_gemeente_"):
-            continue
+    datasets = sorted({s.dataset for s in list_snapshots(raw_root, "vektis") if s.dataset.startswith("zvw_gemeente_")})
+    for dataset in datasets:
+        snap = latest_snapshot(raw_root, "vektis", dataset)  # only the newest snapshot of each year
+        assert snap is not None
         year = int(snap.dataset.rsplit("_", 1)[1])
         parsed = parse_vektis_zvw(snap.path / "zvw_gemeente.csv.gz", year)
         checks.extend(validate_frame("vektis", parsed, source=f"vektis/{snap.dataset}"))
@@ -320,3 +330,20 @@ def gemeente_crosswalk(geometries: dict[str, gpd.GeoDataFrame], from_dataset: st
         src, dst, code_column="gemeentecode",
         from_year=int(src["geometry_year"].iloc[0]), to_year=int(dst["geometry_year"].iloc[0]), level="gemeente",
     )
+
+
+def load_extracts(raw_root: Path) -> tuple[SourceLoad, list[Indicator]]:
+    """Own extracts registered in the raw store (``wijkprofiel extract``): observations and
+    the indicator definitions their YAML schemas declare (latest snapshot per dataset)."""
+    datasets = sorted({s.dataset for s in list_snapshots(raw_root, "extract")})
+    frames: list[pd.DataFrame] = []
+    rows: list[dict[str, object]] = []
+    indicators: list[Indicator] = []
+    for dataset in datasets:
+        snap = latest_snapshot(raw_root, "extract", dataset)
+        assert snap is not None
+        frames.append(parse_extract_snapshot(snap.path))
+        indicators.append(extract_indicator(load_extract_schema(snap.path / SCHEMA_FILE)))
+        rows.append(source_row(snap, raw_root, rows=len(frames[-1])))
+    obs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=OBSERVATION_COLUMNS)
+    return SourceLoad("extract", obs, sources=rows), indicators

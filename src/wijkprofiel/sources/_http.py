@@ -58,7 +58,7 @@ LOGGER = logging.getLogger("wijkprofiel.sources")
 T = TypeVar("T")
 
 _RETRY_STATUS = frozenset({408, 429})
-_SECRET_QUERY = re.compile(r"(?i)((?:api_?key|token|secret|password)=)[^&\s'\"]+")
+_SECRET_QUERY = re.compile(r"(?i)([?&;](?:api_?key|access_token|token|secret|password)=)[^&\s'\"]+")
 
 
 class InvalidResponse(Exception):

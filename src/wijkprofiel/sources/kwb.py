@@ -13,13 +13,12 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import cbsodata
 import numpy as np
 import pandas as pd
-import requests
 
 from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
@@ -27,14 +26,20 @@ from wijkprofiel.indicators import INDICATORS
 from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._common import level_from_soort, parent_codes, strip_suffix, to_number
 from wijkprofiel.sources._http import (
-    InvalidResponse,
     RetryPolicy,
     call_with_retry,
     client_version,
     json_gz,
     subset_dataset,
 )
-from wijkprofiel.sources.odata import cbs_feed_url, region_filter, row_key_problems
+from wijkprofiel.sources.odata import (
+    DIMENSION_TYPES,
+    cbs_download,
+    cbs_feed_url,
+    cbs_meta,
+    region_filter,
+    row_key_problems,
+)
 
 __all__ = [
     "KWB_TABLES",
@@ -303,39 +308,7 @@ KWB_TYPED_FILE = "TypedDataSet.json.gz"
 KWB_REGION_TOPICS = ("Gemeentenaam", "SoortRegio", "Codering")
 _NATIONAL = "NL00"
 _GEMEENTEN_PER_REQUEST = 12  # keeps the $filter URL near 2 kB
-_DIMENSION_TYPES = frozenset({"Dimension", "TimeDimension", "GeoDimension", "GeoDetail"})
 _REQUIRED_COLLECTIONS = ("TypedDataSet", "DataProperties", "TableInfos", "WijkenEnBuurten")
-
-
-def _table_columns(props: list[dict[str, Any]], select: list[str] | None) -> list[str]:
-    if select is not None:
-        return select
-    keys = [str(e["Key"]) for e in props if e.get("Type") in _DIMENSION_TYPES | {"Topic"}]
-    return ["ID", *keys]
-
-
-def _download(table_id: str, filters: str | None, select: list[str] | None, catalog_url: str,
-              policy: RetryPolicy) -> dict[str, list[dict[str, Any]]]:
-    """One ``cbsodata.download_data`` call (TypedDataSet + metadata), validated."""
-    try:
-        data: dict[str, list[dict[str, Any]]] = cbsodata.download_data(
-            table_id, typed=False, select=select, filters=filters, catalog_url=catalog_url,
-            timeout=policy.timeout,
-        )
-    except (requests.RequestException, json.JSONDecodeError):
-        raise
-    except (KeyError, TypeError, ValueError) as exc:  # cbsodata indexes res["value"], list.remove(...)
-        msg = f"response is not an OData v3 service/collection as cbsodata expects ({type(exc).__name__}: {exc})"
-        raise InvalidResponse(msg) from exc
-    missing = [name for name in _REQUIRED_COLLECTIONS if name not in data]
-    if missing:
-        msg = f"the service root does not list the collections {missing}; got {sorted(data)}"
-        raise InvalidResponse(msg)
-    bad = row_key_problems(data["TypedDataSet"], _table_columns(data["DataProperties"], select))
-    if bad:
-        msg = "TypedDataSet rows do not have the columns of DataProperties/$select: " + "; ".join(bad)
-        raise InvalidResponse(msg)
-    return data
 
 
 def _select_keys(props: list[dict[str, Any]], topics: Sequence[str], table_id: str) -> list[str]:
@@ -351,7 +324,7 @@ def _select_keys(props: list[dict[str, Any]], topics: Sequence[str], table_id: s
             f"(AantalInwoners_5) of DataProperties; valid stems: {', '.join(sorted(by_stem))}"
         )
         raise ConfigError(msg)
-    dims = [str(e["Key"]) for e in props if e.get("Type") in _DIMENSION_TYPES]
+    dims = [str(e["Key"]) for e in props if e.get("Type") in DIMENSION_TYPES]
     return ["ID", *dims, *dict.fromkeys(by_stem.get(t, t) for t in wanted)]
 
 
@@ -424,7 +397,7 @@ def fetch_kwb(
     select = None
     if topics is not None:
         props = call_with_retry(
-            lambda: cbsodata.get_meta(table_id, "DataProperties", catalog_url=catalog_url, timeout=policy.timeout),
+            partial(cbs_meta, table_id, "DataProperties", catalog_url=catalog_url, policy=policy),
             source=KWB_SOURCE, table=table_id, url=table_url + "DataProperties", policy=policy,
             expected="the DataProperties collection",
         )
@@ -436,7 +409,8 @@ def fetch_kwb(
     typed: list[dict[str, Any]] = []
     for f in filters:
         data = call_with_retry(
-            lambda f=f: _download(table_id, f, select, catalog_url, policy),  # type: ignore[misc]
+            partial(cbs_download, table_id, filters=f, select=select, catalog_url=catalog_url, policy=policy,
+                    required=_REQUIRED_COLLECTIONS),
             source=KWB_SOURCE, table=table_id, url=table_url + "TypedDataSet", policy=policy, expected=expected,
         )
         typed.extend(data.pop("TypedDataSet"))
@@ -548,18 +522,19 @@ def parse_kwb_typed(snapshot_dir: Path) -> pd.DataFrame:
         raise SchemaError(msg)
     raw = pd.DataFrame.from_records(rows, columns=columns)
     keys = raw["WijkenEnBuurten"].astype("string")
-    out = pd.DataFrame(index=raw.index)
+    parsed: dict[str, pd.Series] = {}
     if titles is not None:
-        out["Title"] = keys.map(titles).astype("string")
+        parsed["Title"] = keys.map(titles).astype("string")
     bad_cells: list[str] = []
     for key in (c for c in columns if names.get(c)):
         entry = by_key[key]
         if entry.get("Datatype") == "String" or (not entry.get("Datatype") and entry.get("Unit") in ("naam", "omschrijving", "code")):
-            out[names[key]] = raw[key].astype("string").str.strip()
+            parsed[names[key]] = raw[key].astype("string").str.strip()
             continue
         numbers, bad = to_number(raw[key].astype(object))
         bad_cells += [f"row {i + 1}, column {key}: got {raw.at[i, key]!r}, expected a number or null" for i in bad[bad].index[:20]]
-        out[names[key]] = numbers
+        parsed[names[key]] = numbers
+    out = pd.DataFrame(parsed, index=raw.index)
     out["region_code"] = keys.str.strip()
     out["level"] = level_from_soort(out["SoortRegio"])
     bad_cells += [f"row {i + 1}, SoortRegio: got {out.at[i, 'SoortRegio']!r}, expected Land/Gemeente/Wijk/Buurt"

@@ -7,6 +7,9 @@
 * :func:`cbs_feed_url` builds the CBS ``ODataFeed`` table URL the way ``cbsodata`` does: the
   bulk feed, not the ~10,000-row-capped ``ODataApi``; ``https`` unless
   ``cbsodata.options.use_https`` is False (one switch for every CBS request).
+* :func:`cbs_download` / :func:`cbs_meta` call the real ``cbsodata`` client and turn what
+  it raises on malformed bodies, and rows without the DataProperties columns, into
+  retryable :class:`~wijkprofiel.sources._http.InvalidResponse` errors.
 * :func:`region_filter` / :func:`any_eq` build OData v3 ``$filter`` text with padded keys
   (v3 has no ``in``), and :class:`JsonListWriter` streams rows into a deterministic gzip
   JSON list (the layout ``cbsodata.download_data`` writes).
@@ -31,6 +34,10 @@ from wijkprofiel.sources._http import InvalidResponse, RetryPolicy, get_json
 
 __all__ = [
     "CBS_KEY_WIDTH",
+    "DIMENSION_TYPES",
+    "table_columns",
+    "cbs_meta",
+    "cbs_download",
     "next_link",
     "page_rows",
     "iter_pages",
@@ -47,6 +54,8 @@ __all__ = [
 
 #: width of the CBS ``WijkenEnBuurten`` dimension keys (``"GM0599    "``)
 CBS_KEY_WIDTH = 10
+#: DataProperties ``Type`` values of dimensions (``GeoDetail`` in KWB 2024, FORMATS.md §1.4)
+DIMENSION_TYPES = frozenset({"Dimension", "TimeDimension", "GeoDimension", "GeoDetail"})
 
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
@@ -191,6 +200,64 @@ def cbs_feed_url(catalog_url: str, table_id: str) -> str:
     return f"{scheme}://{catalog_url}/ODataFeed/odata/{table_id}/"
 
 
+def table_columns(properties: Sequence[Mapping[str, Any]], select: Sequence[str] | None = None) -> list[str]:
+    """The columns a TypedDataSet row must have: ``$select``, else ID + dimensions + topics."""
+    if select is not None:
+        return list(select)
+    keys = [str(e["Key"]) for e in properties if e.get("Type") in DIMENSION_TYPES | {"Topic"}]
+    return ["ID", *keys]
+
+
+def cbs_meta(table_id: str, name: str, *, catalog_url: str, policy: RetryPolicy) -> list[dict[str, Any]]:
+    """``cbsodata.get_meta`` (one collection, all pages); malformed bodies → InvalidResponse."""
+    try:
+        rows: list[dict[str, Any]] = cbsodata.get_meta(table_id, name, catalog_url=catalog_url, timeout=policy.timeout)
+    except (requests.RequestException, json.JSONDecodeError):
+        raise
+    except (KeyError, TypeError) as exc:
+        msg = f"response is not an OData v3 collection as cbsodata expects ({type(exc).__name__}: {exc})"
+        raise InvalidResponse(msg) from exc
+    return rows
+
+
+def cbs_download(
+    table_id: str,
+    *,
+    filters: str | None,
+    select: Sequence[str] | None,
+    catalog_url: str,
+    policy: RetryPolicy,
+    required: Sequence[str] = ("TypedDataSet", "DataProperties", "TableInfos"),
+) -> dict[str, list[dict[str, Any]]]:
+    """One ``cbsodata.download_data(typed=False)`` call (TypedDataSet + metadata), validated.
+
+    Meant to be wrapped in :func:`~wijkprofiel.sources._http.call_with_retry`: what
+    ``cbsodata`` raises on a malformed body (``KeyError``/``TypeError`` on a missing
+    ``value``, ``ValueError`` when the service root lacks ``UntypedDataSet``), a missing
+    collection and rows without exactly the DataProperties (or ``$select``) columns all
+    become :class:`~wijkprofiel.sources._http.InvalidResponse`, which is retried.
+    """
+    try:
+        data: dict[str, list[dict[str, Any]]] = cbsodata.download_data(
+            table_id, typed=False, select=list(select) if select is not None else None, filters=filters,
+            catalog_url=catalog_url, timeout=policy.timeout,
+        )
+    except (requests.RequestException, json.JSONDecodeError):
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        msg = f"response is not an OData v3 service/collection as cbsodata expects ({type(exc).__name__}: {exc})"
+        raise InvalidResponse(msg) from exc
+    missing = [name for name in required if name not in data]
+    if missing:
+        msg = f"the service root does not list the collections {missing}; got {sorted(data)}"
+        raise InvalidResponse(msg)
+    bad = row_key_problems(data["TypedDataSet"], table_columns(data["DataProperties"], select))
+    if bad:
+        msg = "TypedDataSet rows do not have the columns of DataProperties/$select: " + "; ".join(bad)
+        raise InvalidResponse(msg)
+    return data
+
+
 def odata_literal(value: str) -> str:
     """An OData string literal: single quotes, embedded quotes doubled."""
     return "'" + value.replace("'", "''") + "'"
@@ -265,11 +332,13 @@ class JsonListWriter:
         self._gz.write(b"[")
 
     def write(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Append rows (key order kept)."""
-        for row in rows:
-            prefix = b"\n" if self.rows == 0 else b",\n"
-            self._gz.write(prefix + json.dumps(row, ensure_ascii=False).encode("utf-8"))
-            self.rows += 1
+        """Append rows (key order kept; compact separators)."""
+        lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows]
+        if not lines:
+            return
+        prefix = "\n" if self.rows == 0 else ",\n"
+        self._gz.write((prefix + ",\n".join(lines)).encode("utf-8"))
+        self.rows += len(lines)
 
     def close(self) -> None:
         """Finish the list and close the file."""

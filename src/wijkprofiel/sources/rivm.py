@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from wijkprofiel import __version__
 from wijkprofiel.config import validate_gemeentecodes
@@ -31,6 +33,7 @@ from wijkprofiel.sources._http import (
 )
 from wijkprofiel.sources.kwb import read_json_value
 from wijkprofiel.sources.odata import (
+    DIMENSION_TYPES,
     JsonListWriter,
     any_eq,
     cbs_feed_url,
@@ -223,7 +226,6 @@ RIVM_JSON_FILE = "UntypedDataSet.json.gz"
 #: ... and of the embedded snapshot (StatLine xlsx export as CSV, Marges MW00000 only)
 RIVM_CSV_FILE = "UntypedDataSet_MW00000.csv.gz"
 _NATIONAL = "NL01"
-_DIMENSION_TYPES = frozenset({"Dimension", "TimeDimension", "GeoDimension", "GeoDetail"})
 _PERIOD_KEY = re.compile(r"((?:19|20)[0-9]{2})(?:JJ00)?")
 
 
@@ -275,8 +277,25 @@ def parse_rivm_json(snapshot_dir: Path) -> pd.DataFrame:
             f"  - {p}" for p in problems
         )
         raise SchemaError(msg)
-    raw = pd.DataFrame({c: [_text_cell(r[c]) for r in rows] for c in columns}, dtype=str)
-    return _parse_untyped(raw, path, lambda idx: f"row {idx + 1}")
+    return _parse_untyped(_text_frame(rows, columns), path, lambda idx: f"row {idx + 1}")
+
+
+def _text_frame(rows: list[dict[str, object]], columns: list[str]) -> pd.DataFrame:
+    """Rows as an all-text frame of the dtype ``read_csv(dtype=str)`` gives ('' for null)."""
+    try:
+        table = pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in a column: convert cell by cell
+        cells = [pa.array([_text_cell(r[c]) for r in rows], type=pa.string()) for c in columns]
+        table = pa.Table.from_arrays(cells, names=columns)
+    out: dict[str, pd.Series] = {}
+    for name in columns:
+        column = table[name]
+        if pa.types.is_floating(column.type):
+            column = pa.chunked_array([pa.array([_text_cell(v) for v in column.to_pylist()], type=pa.string())])
+        elif not pa.types.is_string(column.type):
+            column = pc.cast(column, pa.string())  # the ID: 20300 -> "20300", as in the CSV export
+        out[name] = pd.Series(pd.array(pc.fill_null(column, ""), dtype="str"))
+    return pd.DataFrame(out)
 
 
 def parse_rivm_snapshot(snapshot_dir: Path) -> pd.DataFrame:
@@ -369,7 +388,7 @@ def fetch_rivm(
     fmt = {"$format": "json"}
     props, _ = get_collection(session, base + "DataProperties", source="rivm", table=table_id, policy=policy, params=fmt)
     infos, _ = get_collection(session, base + "TableInfos", source="rivm", table=table_id, policy=policy, params=fmt)
-    dims = [str(e.get("Key")) for e in props if e.get("Type") in _DIMENSION_TYPES]
+    dims = [str(e.get("Key")) for e in props if e.get("Type") in DIMENSION_TYPES]
     expected = ["ID", *dims, *(str(e.get("Key")) for e in props if e.get("Type") == "Topic")]
     lacking = [d for d in _DIMENSIONS if d not in dims]
     if lacking:

@@ -1,0 +1,217 @@
+"""One entry point for every fetcher: ``fetch_source(name, raw_root, **params)``.
+
+:data:`SOURCES` describes each source (what it is, how its datasets are named, which
+parameters it takes); :func:`fetch_source` validates the parameters and calls the source's
+``fetch_*`` function; :func:`add_fetch_arguments` and :func:`fetch_cli` implement the
+command ``wijkprofiel fetch <source> [--year] [--gemeente ...]`` for the CLI::
+
+    fetch = sub.add_parser("fetch", help="haal een bron op in de raw store")
+    add_fetch_arguments(fetch)
+    ...
+    if args.command == "fetch":
+        return fetch_cli(args)
+
+The WSJG API key is never a command-line argument (it would show in ``ps``); it comes from
+``$WSJG_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from wijkprofiel.config import default_raw_root
+from wijkprofiel.errors import ConfigError, WijkprofielError
+from wijkprofiel.raw import Snapshot, list_snapshots
+from wijkprofiel.sources.extract import register_extract
+from wijkprofiel.sources.kwb import KWB_TABLES, fetch_kwb
+from wijkprofiel.sources.pdok import fetch_pdok
+from wijkprofiel.sources.rivm import RIVM_TABLES, fetch_rivm
+from wijkprofiel.sources.vektis import fetch_vektis
+from wijkprofiel.sources.wsjg import fetch_wsjg
+
+__all__ = ["SourceInfo", "SOURCES", "fetch_source", "add_fetch_arguments", "fetch_cli"]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A fetchable source: description, dataset naming, parameters and its fetch function."""
+
+    name: str
+    description: str
+    datasets: str
+    parameters: Mapping[str, str]
+    required: tuple[str, ...]
+    fetch: Callable[..., Snapshot]
+
+
+def _rivm(raw_root: Path, table_id: str = "50090NED", **kw: Any) -> Snapshot:
+    return fetch_rivm(table_id, raw_root, **kw)
+
+
+def _kwb(raw_root: Path, year: int, **kw: Any) -> Snapshot:
+    return fetch_kwb(year, raw_root, **kw)
+
+
+def _pdok(raw_root: Path, year: int, level: str = "gemeente", **kw: Any) -> Snapshot:
+    return fetch_pdok(year, level, raw_root, **kw)
+
+
+def _vektis(raw_root: Path, year: int, level: str = "gemeente", **kw: Any) -> Snapshot:
+    return fetch_vektis(year, level, raw_root, **kw)
+
+
+def _wsjg(raw_root: Path, variables: list[str], geolevel: str, periods: list[str], **kw: Any) -> Snapshot:
+    return fetch_wsjg(variables, geolevel, periods, raw_root, **kw)
+
+
+def _extract(raw_root: Path, path: Path, schema_path: Path) -> Snapshot:
+    return register_extract(Path(path), Path(schema_path), raw_root)
+
+
+_POLICY = "RetryPolicy: timeouts and retries (default 4 tries, 10 s / 60 s)"
+SOURCES: Mapping[str, SourceInfo] = MappingProxyType({
+    "cbs_kwb": SourceInfo(
+        "cbs_kwb", "CBS Kerncijfers wijken en buurten (OData v3 TypedDataSet via cbsodata, opendata.cbs.nl)",
+        "cbs_kwb/<table id>[_<gemeenten>] (e.g. 85984NED)",
+        {"year": f"year, one of {', '.join(map(str, KWB_TABLES))}", "gemeenten": "gemeentecodes (default all)",
+         "topics": "topic stems to $select (default all)", "catalog_url": "catalogue host (opendata.cbs.nl)",
+         "policy": _POLICY},
+        ("year",), _kwb),
+    "rivm": SourceInfo(
+        "rivm", "RIVM/GGD Gezondheidsmonitor per wijk en buurt (OData v3 UntypedDataSet, all Marges, dataderden.cbs.nl)",
+        "rivm/<table id>[_<periods>_<gemeenten>] (e.g. 50090NED)",
+        {"table_id": f"table, one of {', '.join(RIVM_TABLES)} (default 50090NED)", "periods": "years (default all)",
+         "gemeenten": "gemeentecodes (default all)", "catalog_url": "catalogue host (dataderden.cbs.nl)", "policy": _POLICY},
+        (), _rivm),
+    "pdok": SourceInfo(
+        "pdok", "CBS/Kadaster wijk- en buurtkaart geometry (PDOK WFS GeoJSON, EPSG:28992)",
+        "pdok/<gemeenten|wijken|buurten>_<year>[_<gemeenten>]",
+        {"year": "edition year", "level": "gemeente, wijk or buurt (default gemeente)",
+         "gemeenten": "gemeentecodes (default all)", "service": "wfs", "srs": "EPSG:28992 or EPSG:4326",
+         "page_size": "features per request (1000)", "base_url": "service root (https://service.pdok.nl)", "policy": _POLICY},
+        ("year",), _pdok),
+    "vektis": SourceInfo(
+        "vektis", "Vektis open data Zorgverzekeringswet per gemeente or postcode-3 (CSV)",
+        "vektis/zvw_<level>_<year>",
+        {"year": "data year (2017 or later)", "level": "gemeente or postcode3 (default gemeente)",
+         "base_url": "site root (https://www.vektis.nl)", "policy": _POLICY},
+        ("year",), _vektis),
+    "wsjg": SourceInfo(
+        "wsjg", "Waarstaatjegemeente.nl (VNG) via the ABF Swing Open Data Service (OData v4; key in $WSJG_API_KEY)",
+        "wsjg/<dataset or geolevel>",
+        {"variables": "variable codes", "geolevel": "geolevel code (gemeente)", "periods": "period codes",
+         "base_url": "ODS service root", "api_key": "API key (default $WSJG_API_KEY)",
+         "period_level": "period level (year)", "dataset": "dataset name (default the geolevel)", "policy": _POLICY},
+        ("variables", "geolevel", "periods", "base_url"), _wsjg),
+    "extract": SourceInfo(
+        "extract", "Own extract: a CSV/Parquet file plus a YAML schema (validated, then snapshotted)",
+        "extract/<schema dataset or file stem>",
+        {"path": "the CSV or Parquet file", "schema_path": "the YAML schema"},
+        ("path", "schema_path"), _extract),
+})
+
+
+def fetch_source(name: str, raw_root: Path, **params: Any) -> Snapshot:
+    """Fetch source ``name`` into the raw store with its parameters (see :data:`SOURCES`).
+
+    Raises
+    ------
+    ConfigError
+        Unknown source, unknown or missing parameters (all listed at once), or what the
+        source's own fetch function rejects.
+    FetchError
+        From the source's fetch function.
+    """
+    info = SOURCES.get(name)
+    if info is None:
+        msg = f"unknown source {name!r}; valid sources: {', '.join(SOURCES)}"
+        raise ConfigError(msg)
+    problems = [f"unknown parameter {p!r}" for p in params if p not in info.parameters]
+    problems += [f"missing parameter {p!r}" for p in info.required if params.get(p) is None]
+    if problems:
+        valid = "; ".join(f"{k}: {v}" for k, v in info.parameters.items())
+        msg = f"fetch {name}: {', '.join(problems)}; parameters are {valid}"
+        raise ConfigError(msg)
+    return info.fetch(raw_root=Path(raw_root), **{k: v for k, v in params.items() if v is not None})
+
+
+#: CLI option (argparse dest) -> (parameter, sources it applies to)
+_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "year": ("year", ("cbs_kwb", "pdok", "vektis")),
+    "gemeente": ("gemeenten", ("cbs_kwb", "rivm", "pdok")),
+    "topic": ("topics", ("cbs_kwb",)),
+    "table": ("table_id", ("rivm",)),
+    "period": ("periods", ("rivm", "wsjg")),
+    "level": ("level", ("pdok", "vektis")),
+    "variable": ("variables", ("wsjg",)),
+    "geolevel": ("geolevel", ("wsjg",)),
+    "catalog": ("catalog_url", ("cbs_kwb", "rivm")),
+    "base_url": ("base_url", ("pdok", "vektis", "wsjg")),
+    "path": ("path", ("extract",)),
+    "schema": ("schema_path", ("extract",)),
+}
+
+
+def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``wijkprofiel fetch`` to a (sub)parser (Dutch help texts)."""
+    parser.add_argument("source", choices=list(SOURCES), help="de bron: " + ", ".join(SOURCES))
+    parser.add_argument("--year", type=int, help="jaar (KWB-tabel, PDOK-editie, Vektis-jaar; RIVM/WSJG: periode)")
+    parser.add_argument("--gemeente", action="append", metavar="GMxxxx", help="alleen deze gemeente(n) (herhaalbaar)")
+    parser.add_argument("--topic", action="append", help="KWB: alleen deze onderwerpen (herhaalbaar)")
+    parser.add_argument("--table", help="RIVM-tabel: " + ", ".join(RIVM_TABLES))
+    parser.add_argument("--period", action="append", help="periode(n) (RIVM: jaar; WSJG: periodecode)")
+    parser.add_argument("--level", help="PDOK: gemeente/wijk/buurt; Vektis: gemeente/postcode3")
+    parser.add_argument("--variable", action="append", help="WSJG: variabelecode(s) (herhaalbaar)")
+    parser.add_argument("--geolevel", help="WSJG: gebiedsniveau (bijv. gemeente)")
+    parser.add_argument("--catalog", help="CBS-catalogus (opendata.cbs.nl, dataderden.cbs.nl)")
+    parser.add_argument("--base-url", dest="base_url", help="andere service-URL (PDOK, Vektis, WSJG)")
+    parser.add_argument("--path", type=Path, help="extract: het CSV- of Parquet-bestand")
+    parser.add_argument("--schema", type=Path, help="extract: het YAML-schema")
+    parser.add_argument("--raw", type=Path, default=None, metavar="DIR", help="raw store (standaard de ingebouwde data)")
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    source = str(args.source)
+    params: dict[str, Any] = {}
+    wrong = []
+    for dest, (param, sources) in _OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if source in sources:
+            params[param] = value
+        elif dest == "year" and source in ("rivm", "wsjg") and getattr(args, "period", None) is None:
+            params["periods"] = [value]
+        else:
+            wrong.append(f"--{dest.replace('_', '-')}")
+    if wrong:
+        msg = f"{', '.join(wrong)} does not apply to source {source}"
+        raise ConfigError(msg)
+    return params
+
+
+def fetch_cli(args: argparse.Namespace) -> int:
+    """Run ``wijkprofiel fetch``; return the exit code (0 ok, 1 fetch error, 2 bad arguments)."""
+    raw_root = Path(args.raw) if getattr(args, "raw", None) else default_raw_root()
+    try:
+        params = _params(args)
+        before = {s.path for s in list_snapshots(raw_root, args.source)}
+        snapshot = fetch_source(args.source, raw_root, **params)
+    except ConfigError as exc:
+        print(f"wijkprofiel fetch: fout in de invoer: {exc}", file=sys.stderr)
+        return 2
+    except WijkprofielError as exc:
+        print(f"wijkprofiel fetch: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    state = "ongewijzigd (zelfde inhoud als de laatste snapshot)" if snapshot.path in before else "nieuw"
+    rows = {name: meta.get("rows") for name, meta in snapshot.manifest.get("files", {}).items()}
+    print(f"{snapshot.source}/{snapshot.dataset}: snapshot {snapshot.snapshot_id} {state}")
+    print(f"  map  : {snapshot.path}")
+    print(f"  rijen: {', '.join(f'{k} {v}' for k, v in rows.items() if v is not None)}")
+    return 0
