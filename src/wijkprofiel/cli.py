@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -119,21 +120,66 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_local_server(timeout: float = 240.0) -> subprocess.Popen[bytes]:
+    """Start a local Prefect server (SQLite under PREFECT_HOME, with the scheduler) and point
+    this process at it. Prefect's ephemeral server cannot schedule runs, so serve needs one."""
+    import urllib.request
+
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ)
+    env.setdefault("PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS", "10")
+    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            msg = f"the local Prefect server exited with code {proc.returncode} while starting"
+            raise WijkprofielError(msg)
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=2) as resp:  # noqa: S310 - loopback URL we built
+                if resp.status == 200:
+                    os.environ["PREFECT_API_URL"] = api
+                    return proc
+        except OSError:
+            time.sleep(1)
+    proc.terminate()
+    msg = f"the local Prefect server did not answer on {api} within {timeout:.0f} s"
+    raise WijkprofielError(msg)
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings(raw_root=args.raw or default_raw_root(), out_root=args.out.resolve(),
                         gemeenten=tuple(args.gemeente))
     _prefect_defaults()
+    server = None if os.environ.get("PREFECT_API_URL") else _start_local_server()
     from pipelines.wijkprofiel_flow import wijkprofiel
 
     schedule: dict[str, object] = {"interval": args.interval} if args.interval else {"cron": args.cron}
-    print(f"Deployment {args.naam!r} gestart ({'elke ' + str(args.interval) + ' s' if args.interval else 'cron ' + args.cron}); "
-          "stop met Ctrl-C.")
-    wijkprofiel.serve(
-        name=args.naam,
-        parameters={"raw_root": str(settings.raw_root), "out_root": str(settings.out_root),
-                    "gemeenten": list(settings.gemeenten) or None, "lock_wait_seconds": 600.0},
-        **schedule,  # type: ignore[arg-type]
-    )
+    print(f"Deployment {args.naam!r} gestart ({'elke ' + str(args.interval) + ' s' if args.interval else 'cron ' + args.cron}) "
+          f"op {os.environ['PREFECT_API_URL']}; stop met Ctrl-C.", flush=True)
+    try:
+        wijkprofiel.serve(
+            name=args.naam,
+            parameters={"raw_root": str(settings.raw_root), "out_root": str(settings.out_root),
+                        "gemeenten": list(settings.gemeenten) or None, "lock_wait_seconds": 600.0},
+            **schedule,  # type: ignore[arg-type]
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
     return 0
 
 
