@@ -20,6 +20,7 @@ from wijkprofiel.indeling import complete_crosswalk, crosswalk_from_geometry, ha
 from wijkprofiel.indicators import INDICATORS, Indicator
 from wijkprofiel.names import resolve_gemeentecodes
 from wijkprofiel.raw import Snapshot, latest_snapshot, list_snapshots, snapshot_file
+from wijkprofiel.sources._common import OBSERVATION_COLUMNS, finish_observations
 from wijkprofiel.sources.extract import (
     SCHEMA_FILE,
     extract_indicator,
@@ -47,10 +48,7 @@ __all__ = [
     "load_extracts",
 ]
 
-OBSERVATION_COLUMNS = [
-    "indicator_id", "region_code", "indeling_year", "period", "population_group",
-    "value", "ci_lower", "ci_upper", "numerator", "denominator", "suppressed", "source_id",
-]
+
 
 
 @dataclass
@@ -241,15 +239,8 @@ def _vektis_obs(totals: pd.DataFrame, *, period: int, indeling_year: int, source
             value = np.where(den > 0, num / den, np.nan)
         frames.append(pd.DataFrame({"indicator_id": indicator_id, "region_code": totals["region_code"].to_numpy(),
                                     "value": value, "numerator": num, "denominator": den}))
-    obs = pd.concat(frames, ignore_index=True)
-    obs["indeling_year"] = indeling_year
-    obs["period"] = period
-    obs["population_group"] = "totaal"
-    obs["ci_lower"] = np.nan
-    obs["ci_upper"] = np.nan
-    obs["suppressed"] = False
-    obs["source_id"] = source_id
-    return obs[OBSERVATION_COLUMNS]
+    return finish_observations(pd.concat(frames, ignore_index=True), source_id=source_id,
+                               indeling_year=indeling_year, period=period, population_group="totaal")
 
 
 def load_vektis(

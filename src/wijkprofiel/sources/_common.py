@@ -7,6 +7,8 @@ import re
 import pandas as pd
 
 __all__ = [
+    "OBSERVATION_COLUMNS",
+    "finish_observations",
     "MISSING_MARKERS",
     "LEVELS",
     "strip_suffix",
@@ -18,6 +20,25 @@ __all__ = [
 #: strings that CBS/StatLine use for "no value" (never 0): '.' unknown/secret, '' not applicable,
 #: and 'x', '-', ',' in some KWB xlsx years (FORMATS.md §1.2)
 MISSING_MARKERS = frozenset({"", ".", "x", "-", ","})
+
+#: columns of the warehouse ``observations`` table, in order
+OBSERVATION_COLUMNS = [
+    "indicator_id", "region_code", "indeling_year", "period", "population_group",
+    "value", "ci_lower", "ci_upper", "numerator", "denominator", "suppressed", "source_id",
+]
+
+
+def finish_observations(obs: pd.DataFrame, *, source_id: str, **constants: object) -> pd.DataFrame:
+    """Fill the observation columns a source does not have (NaN intervals/counts, not
+    suppressed, the given constants such as ``indeling_year``) and order them."""
+    out = obs.assign(**constants, source_id=source_id)
+    for col in ("ci_lower", "ci_upper", "numerator", "denominator"):
+        if col not in out.columns:
+            out[col] = float("nan")
+    if "suppressed" not in out.columns:
+        out["suppressed"] = False
+    return out[OBSERVATION_COLUMNS]
+
 
 #: SoortRegio text -> level
 LEVELS = {"land": "land", "gemeente": "gemeente", "wijk": "wijk", "buurt": "buurt"}

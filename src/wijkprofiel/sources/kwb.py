@@ -24,7 +24,13 @@ from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
 from wijkprofiel.indicators import INDICATORS
 from wijkprofiel.raw import Snapshot, write_snapshot
-from wijkprofiel.sources._common import level_from_soort, parent_codes, strip_suffix, to_number
+from wijkprofiel.sources._common import (
+    finish_observations,
+    level_from_soort,
+    parent_codes,
+    strip_suffix,
+    to_number,
+)
 from wijkprofiel.sources._http import (
     RetryPolicy,
     call_with_retry,
@@ -282,20 +288,8 @@ def kwb_observations(wide: pd.DataFrame, *, indeling_year: int, period: int, sou
                 }
             )
         )
-    obs = pd.concat(frames, ignore_index=True)
-    obs["indeling_year"] = indeling_year
-    obs["period"] = period
-    obs["population_group"] = "totaal"
-    obs["ci_lower"] = np.nan
-    obs["ci_upper"] = np.nan
-    obs["suppressed"] = False
-    obs["source_id"] = source_id
-    return obs[
-        [
-            "indicator_id", "region_code", "indeling_year", "period", "population_group",
-            "value", "ci_lower", "ci_upper", "numerator", "denominator", "suppressed", "source_id",
-        ]
-    ]
+    return finish_observations(pd.concat(frames, ignore_index=True), source_id=source_id,
+                               indeling_year=indeling_year, period=period, population_group="totaal")
 
 
 # --- live fetch through cbsodata (OData v3 TypedDataSet), and the typed snapshot parser ------

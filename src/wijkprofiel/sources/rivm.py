@@ -22,7 +22,13 @@ from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
 from wijkprofiel.indicators import RIVM_KEYS
 from wijkprofiel.raw import Snapshot, write_snapshot
-from wijkprofiel.sources._common import level_from_soort, parent_codes, strip_suffix, to_number
+from wijkprofiel.sources._common import (
+    finish_observations,
+    level_from_soort,
+    parent_codes,
+    strip_suffix,
+    to_number,
+)
 from wijkprofiel.sources._http import (
     InvalidResponse,
     RetryPolicy,
@@ -200,20 +206,7 @@ def rivm_observations(wide: pd.DataFrame, *, indeling_year: int, source_id: str)
     # drop it; cells published as '.' inside an applicable block stay as NULL values
     applies = obs.groupby(["indicator_id", "period", "population_group"])["value"].transform("count") > 0
     obs = obs[applies.to_numpy()].reset_index(drop=True)
-    for col in ("ci_lower", "ci_upper"):
-        if col not in obs.columns:
-            obs[col] = float("nan")
-    obs["indeling_year"] = indeling_year
-    obs["numerator"] = float("nan")
-    obs["denominator"] = float("nan")
-    obs["suppressed"] = False
-    obs["source_id"] = source_id
-    return obs[
-        [
-            "indicator_id", "region_code", "indeling_year", "period", "population_group",
-            "value", "ci_lower", "ci_upper", "numerator", "denominator", "suppressed", "source_id",
-        ]
-    ]
+    return finish_observations(obs, source_id=source_id, indeling_year=indeling_year)
 
 
 # --- live fetch from the dataderden catalogue, and the JSON snapshot it writes -------------
