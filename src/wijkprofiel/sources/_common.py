@@ -28,7 +28,7 @@ OBSERVATION_COLUMNS = [
 ]
 
 
-def finish_observations(obs: pd.DataFrame, *, source_id: str, **constants: object) -> pd.DataFrame:
+def finish_observations(obs: pd.DataFrame, *, source_id: str, **constants: str | int) -> pd.DataFrame:
     """Fill the observation columns a source does not have (NaN intervals/counts, not
     suppressed, the given constants such as ``indeling_year``) and order them."""
     out = obs.assign(**constants, source_id=source_id)
