@@ -66,6 +66,13 @@ def compare(loaded: build.Loaded) -> pd.DataFrame:
     return comparisons
 
 
+@task(name="trends-en-prioriteiten", cache_policy=NO_CACHE)
+def derive(loaded: build.Loaded, comparisons: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    derived = build.derive_tables(loaded, comparisons)
+    get_run_logger().info("trends: %d, prioriteiten: %d", len(derived["trends"]), len(derived["priorities"]))
+    return derived
+
+
 @task(name="publicatiecontrole", cache_policy=NO_CACHE)
 def check_publication(loaded: build.Loaded, comparisons: pd.DataFrame, indeling_year: int,
                       run_id: str) -> pd.DataFrame:
@@ -75,8 +82,8 @@ def check_publication(loaded: build.Loaded, comparisons: pd.DataFrame, indeling_
 
 @task(name="warehouse", cache_policy=NO_CACHE)
 def write(db_path: Path, loaded: build.Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,
-          run: dict[str, Any]) -> Path:
-    return build.write_warehouse(db_path, loaded, comparisons, validation, run)
+          run: dict[str, Any], derived: dict[str, pd.DataFrame]) -> Path:
+    return build.write_warehouse(db_path, loaded, comparisons, validation, run, derived)
 
 
 @task(name="publiceren", cache_policy=NO_CACHE)
@@ -125,9 +132,10 @@ def validate_flow(loaded: build.Loaded, threshold: int, run_id: str,
 
 
 @flow(name="compare")
-def compare_flow(loaded: build.Loaded) -> pd.DataFrame:
-    """Every wijk/buurt vs gemeente and NL, every gemeente vs NL."""
-    return compare(loaded)
+def compare_flow(loaded: build.Loaded) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Every wijk/buurt vs gemeente and NL, every gemeente vs NL; trends and priorities."""
+    comparisons = compare(loaded)
+    return comparisons, derive(loaded, comparisons)
 
 
 @flow(name="publish")
@@ -158,7 +166,7 @@ def wijkprofiel(
         loaded = ingest(Path(raw_root), indeling_year, crosswalks, refresh, None, db_path)
         build.check_gemeenten(loaded, gemeenten, indeling_year)
         loaded, validation = validate_flow(loaded, disclosure_threshold, run_id, db_path)
-        comparisons = compare_flow(loaded)
+        comparisons, derived = compare_flow(loaded)
         validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id)],
                                ignore_index=True)
         stale = loaded.stale_sources
@@ -167,7 +175,7 @@ def wijkprofiel(
                       "refresh": refresh or []}
         run = {"run_id": run_id, "parameters": parameters, "code_version": __version__, "started": started,
                "finished": dt.datetime.now(), "status": "completed_with_stale_sources" if stale else "completed"}
-        write(db_path, loaded, comparisons, validation, run)
+        write(db_path, loaded, comparisons, validation, run, derived)
         result = publish_flow(db_path, maps_dir, indeling_year, gemeenten, self_contained)
     summary = _summary_markdown(loaded, validation, comparisons, result, stale)
     create_markdown_artifact(key="wijkprofiel-run", markdown=summary, description="Samenvatting van de run")

@@ -46,10 +46,11 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     loaded = build.apply_disclosure(loaded, 10)
     loaded, validation = build.validate_loaded(loaded, "test-run")
     comparisons = build.compare_loaded(loaded)
+    derived = build.derive_tables(loaded, comparisons)
     now = dt.datetime.now()
     db = build.write_warehouse(out / "data" / "processed" / "wijkprofiel.duckdb", loaded, comparisons, validation,
                                {"run_id": "test-run", "parameters": {}, "code_version": "test", "started": now,
-                                "finished": now, "status": "completed"})
+                                "finished": now, "status": "completed"}, derived)
     return {"out": out, "db": db, "loaded": loaded, "comparisons": comparisons, "validation": validation}
 
 

@@ -17,8 +17,8 @@ from wijkprofiel.warehouse import connect
 
 
 @pytest.fixture(scope="module")
-def con(national: dict[str, object]) -> duckdb.DuckDBPyConnection:
-    c = connect(national["db"])  # type: ignore[arg-type]
+def con(warehouse: dict[str, object]) -> duckdb.DuckDBPyConnection:
+    c = connect(warehouse["db"])  # type: ignore[arg-type]
     yield c
     c.close()
 
@@ -32,8 +32,8 @@ def test_region_counts_indeling_2020(con: duckdb.DuckDBPyConnection) -> None:
     assert con.execute("SELECT region_code FROM regions WHERE indeling_year = 2024 AND level = 'land'").fetchall() == [("NL00",)]
 
 
-def test_geometry_readable_with_spatial_extension(national: dict[str, object]) -> None:
-    c = connect(national["db"], spatial=True)  # type: ignore[arg-type]
+def test_geometry_readable_with_spatial_extension(warehouse: dict[str, object]) -> None:
+    c = connect(warehouse["db"], spatial=True)  # type: ignore[arg-type]
     try:
         area_km2, n = c.execute(
             "SELECT ST_Area(ST_GeomFromWKB(geometry)) / 1e6, geometry_year FROM regions "
@@ -207,3 +207,20 @@ def test_profile_csv_matches_warehouse(national: dict[str, object], con: duckdb.
     assert row["klasse_gemeente"] == db[3]
     html = (Path(national["maps"]) / "profielen" / "WK059903.html").read_text(encoding="utf-8")  # type: ignore[arg-type]
     assert "Eenzaam" in html and "Delfshaven" in html
+
+
+def test_priorities_and_trends_tables(con: duckdb.DuckDBPyConnection) -> None:
+    top = con.execute("SELECT rank, indicator_id, class FROM priorities WHERE region_code = ? AND comparator = ? "
+                      "ORDER BY rank", ["WK059903", "gemeente"]).fetchall()
+    assert 1 <= len(top) <= 3 and [r[0] for r in top] == list(range(1, len(top) + 1))
+    assert all(r[2] in ("worse", "much_worse") for r in top)
+    row = con.execute("SELECT from_value, to_value, change FROM trends WHERE indicator_id = 'eenzaam' "
+                      "AND region_code = 'WK059903' AND population_group = '18+' AND from_period = 2016 "
+                      "AND to_period = 2020").fetchone()
+    assert row is not None and row[2] == pytest.approx(row[1] - row[0])
+
+
+def test_standardised_vektis_index_of_the_nation_is_100(con: duckdb.DuckDBPyConnection) -> None:
+    nl = con.execute("SELECT value FROM observations WHERE indicator_id = 'zvw_kosten_totaal_isr' "
+                     "AND region_code = 'NL00' AND period = 2023").fetchone()
+    assert nl is not None and nl[0] == pytest.approx(100.0, rel=1e-9)

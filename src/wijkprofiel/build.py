@@ -14,8 +14,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from wijkprofiel.compare import compare_descriptive
-from wijkprofiel.disclosure import suppress_small_cells
+from wijkprofiel.compare import compare_all, intervals_from_counts
+from wijkprofiel.disclosure import secondary_suppression
 from wijkprofiel.errors import ConfigError, SourceError, WijkprofielError
 from wijkprofiel.expectations import comparisons_publish_frame, validate_frame
 from wijkprofiel.fallback import previous_geometry, previous_source, status_row
@@ -32,7 +32,10 @@ from wijkprofiel.ingest import (
     load_rivm,
     load_vektis,
 )
+from wijkprofiel.priorities import priorities
 from wijkprofiel.raw import list_snapshots
+from wijkprofiel.standardise import load_vektis_standardised
+from wijkprofiel.trends import trend
 from wijkprofiel.validate import check_observations, check_regions, quarantine_rows, raise_on_errors
 from wijkprofiel.warehouse import build_database
 
@@ -40,7 +43,7 @@ from wijkprofiel.warehouse import build_database
 _SOURCE_ERRORS = (WijkprofielError, OSError, EOFError, UnicodeDecodeError, ValueError, KeyError)
 
 __all__ = ["Loaded", "load_sources", "validate_loaded", "apply_disclosure", "compare_loaded",
-           "check_gemeenten", "validate_publication", "write_warehouse"]
+           "check_gemeenten", "validate_publication", "derive_tables", "TREND_PAIRS", "write_warehouse"]
 
 
 @dataclass
@@ -140,6 +143,8 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
                                                    gemeente_crosswalk(geometries), land))
     if vektis is None:
         vektis = SourceLoad("vektis", pd.DataFrame(columns=rivm.observations.columns))
+    std = guarded("vektis_std", lambda: SourceLoad("vektis_std", load_vektis_standardised(
+        raw_root, gemeente_reference(geometries), gemeente_crosswalk(geometries), land)))
     extract_indicators: list[Indicator] = []
 
     def extracts() -> SourceLoad:
@@ -157,7 +162,9 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
     if vektis.unmatched is not None and len(vektis.unmatched):
         report.append(vektis.unmatched.assign(from_year=2019, to_year=2024)[["code", "level", "from_year", "to_year", "source", "reason"]])
     per_source = {"rivm": rivm.observations, "cbs_kwb": kwb.observations, "vektis": vektis.observations,
-                  "extract": own.observations if own is not None else pd.DataFrame()}
+                  "vektis_std": std.observations if std is not None else pd.DataFrame(),
+                  "extract": (intervals_from_counts(own.observations, indicator_table(extract_indicators))
+                              if own is not None and len(own.observations) else pd.DataFrame())}
     per_source = {k: v for k, v in per_source.items() if len(v)}
     notes = rivm.notes + kwb.notes + vektis.notes
     if target_indeling == 2024 and geometries:
@@ -287,13 +294,28 @@ def validate_loaded(loaded: Loaded, run_id: str, previous_db: Path | None = None
 
 def apply_disclosure(loaded: Loaded, threshold: int) -> Loaded:
     """Suppress small cells in every observation before anything is stored or published."""
-    per_source = {name: suppress_small_cells(obs, threshold) for name, obs in loaded.per_source.items()}
+    per_source = {name: secondary_suppression(obs, loaded.regions, threshold) for name, obs in loaded.per_source.items()}
     return replace(loaded, observations=pd.concat(per_source.values(), ignore_index=True), per_source=per_source)
 
 
-def compare_loaded(loaded: Loaded) -> pd.DataFrame:
-    """The ``comparisons`` table for all indicators, periods, groups and levels."""
-    return compare_descriptive(loaded.observations, loaded.regions, loaded.indicators)
+def compare_loaded(loaded: Loaded, *, fdr: bool = False) -> pd.DataFrame:
+    """The ``comparisons`` table for all indicators, periods, groups and levels: significance
+    tests where intervals exist (nested test for wijk vs the rest of its gemeente), descriptive
+    z-bands elsewhere; optional Benjamini–Hochberg control across the run."""
+    return compare_all(loaded.observations, loaded.regions, loaded.indicators, fdr=fdr)
+
+
+#: wave pairs for trends: (nulmeting, nameting); pairs whose periods are absent are skipped
+TREND_PAIRS = ((2012, 2016), (2016, 2020), (2012, 2020), (2018, 2023))
+
+
+def derive_tables(loaded: Loaded, comparisons: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The derived tables ``trends`` (change between waves) and ``priorities`` (top-3 per wijk)."""
+    periods = set(loaded.observations["period"].dropna().astype(int))
+    frames = [trend(loaded.observations, loaded.regions, loaded.indicators, a, b)
+              for a, b in TREND_PAIRS if a in periods and b in periods]
+    trends = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return {"trends": trends, "priorities": priorities(comparisons, loaded.indicators)}
 
 
 def validate_publication(loaded: Loaded, comparisons: pd.DataFrame, indeling_year: int) -> list[dict[str, object]]:
@@ -305,7 +327,7 @@ def validate_publication(loaded: Loaded, comparisons: pd.DataFrame, indeling_yea
 
 
 def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,
-                    run: dict[str, object]) -> Path:
+                    run: dict[str, object], derived: dict[str, pd.DataFrame] | None = None) -> Path:
     """Write all tables into a new DuckDB file and swap it into place atomically."""
     run_row = pd.DataFrame([{**run, "parameters": json.dumps(run.get("parameters", {}), sort_keys=True)}])
     return build_database(db_path, {
@@ -314,6 +336,7 @@ def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, va
         "indicators": loaded.indicators,
         "observations": loaded.observations,
         "comparisons": comparisons,
+        **(derived or {}),
         "quarantine": loaded.quarantine,
         "source_status": loaded.source_status.assign(run_id=str(run.get("run_id", ""))),
         "harmonisation_report": loaded.harmonisation_report,

@@ -18,8 +18,9 @@ Two approaches, chosen per row by the data behind it (:func:`compare_all`):
 
   - against the Netherlands with the Fingertips rule
     (:func:`wijkprofiel.stats.compare_to_benchmark`): 95 % interval,
-    ``'significance_95'``; when counts allow (numerator/denominator of a ``'%'`` or
-    ``'per N'`` indicator) also the 99.8 % level (Wilson / Byar limits),
+    ``'significance_95'``; when counts allow (numerator/denominator of a ``'%'``
+    indicator, or of a rate: ``'per N'`` unit or ``value = numerator / denominator *
+    10^k``; never money) also the 99.8 % level (Wilson / exact-Byar Poisson limits),
     ``'significance_99.8'`` (:func:`compare_with_intervals`);
   - against the gemeente with the **nested** test (``'nested_z'``): the wijk is part of its
     gemeente, so it is tested against the *rest* of the gemeente (two-sample z test):
@@ -32,17 +33,24 @@ Two approaches, chosen per row by the data behind it (:func:`compare_all`):
 
   Optional Benjamini–Hochberg control of the false discovery rate over all tests of the run
   (``fdr=True``, ``class_method = 'fdr_bh'``).
+
+Own extracts that deliver counts without an interval get one from
+:func:`intervals_from_counts` (Wilson / Poisson) before comparing; register counts (KWB)
+stay descriptive.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import stats as _st
+from scipy.special import ndtr as _ndtr
 
 from wijkprofiel.errors import ConfigError
 from wijkprofiel.stats import (
@@ -68,6 +76,7 @@ __all__ = [
     "compare_with_intervals",
     "nested_gemeente_test",
     "compare_all",
+    "intervals_from_counts",
     "grouped_sd",
 ]
 
@@ -87,6 +96,8 @@ _Z95 = float(_st.norm.isf(0.025))
 _Z998 = float(_st.norm.isf(0.001))
 _ALPHA = 0.05
 _ALPHA_998 = 0.002
+#: basis of the nested test (index 0: not tested)
+_BASIS = np.array(["", "counts", "margins", "margins_share_unknown"], dtype=object)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -143,23 +154,30 @@ _SIGNIFICANT = np.array([k not in ("similar", "not_compared") for k in _CLASS_KE
 
 def _z_class_codes(z: FloatArray, pol: IntArray) -> IntArray:
     """:func:`zscore_class` as positions in :data:`_CLASS_KEYS` (bands identical)."""
-    band = (z >= -2).astype("int64") + (z >= -1) + (z > 1) + (z > 2)
+    band = (z >= -2).view(np.int8) + (z >= -1).view(np.int8) + (z > 1).view(np.int8) + (z > 2).view(np.int8)
     band[np.isnan(z)] = 5
-    return np.asarray(_CLASS_BY_BAND[pol, band], dtype="int64")
+    return np.asarray(_CLASS_BY_BAND.ravel()[pol * 6 + band], dtype="int64")
 
 
 def _codes_of(classes: object) -> IntArray:
     """Class strings (from :func:`compare_to_benchmark`) as positions in :data:`_CLASS_KEYS`."""
-    codes = pd.Categorical(np.asarray(classes, dtype=object), categories=_CLASS_KEYS).codes
-    return np.asarray(codes, dtype="int64")
+    codes, uniques = pd.factorize(np.asarray(classes, dtype=object))
+    lookup = np.array([_CLASS_POS[str(u)] for u in uniques], dtype="int64")
+    return lookup[codes] if len(lookup) else np.zeros(0, dtype="int64")
 
 
-def _class_categorical(codes: IntArray) -> pd.Categorical:
+def _cat(codes: npt.NDArray[np.integer[Any]], categories: Sequence[str]) -> pd.Categorical[str]:
+    """``Categorical.from_codes`` with string categories (-1 = missing)."""
+    return pd.Categorical.from_codes(np.asarray(codes, dtype="int64"), categories=pd.Index(list(categories)),
+                                     validate=False)  # codes are built in range by construction
+
+
+def _class_categorical(codes: IntArray) -> pd.Categorical[str]:
     """Categorical with the categories present, sorted (as ``pd.Categorical(strings)``)."""
     present = np.flatnonzero(np.bincount(codes, minlength=len(_CLASS_KEYS)) > 0)
     remap = np.full(len(_CLASS_KEYS), -1, dtype="int64")
     remap[present] = np.arange(len(present))
-    return pd.Categorical.from_codes(remap[codes], categories=[_CLASS_KEYS[i] for i in present])
+    return _cat(remap[codes], [_CLASS_KEYS[i] for i in present])
 
 
 # ------------------------------------------------------------------------------ core
@@ -198,6 +216,33 @@ def _require(frame: pd.DataFrame, name: str, columns: list[str]) -> None:
         raise ConfigError(msg)
 
 
+def _gemeente_rows(cell: IntArray, n_cells: int, region: IntArray, level_uni: IntArray, parent: IntArray,
+                   own_rows: BoolArray, sub: BoolArray) -> IntArray:
+    """Per row: the row of its parent gemeente in the same cell (-1 if none).
+
+    A dense (cell x gemeente) table when it is small, else a sorted search; the first row
+    of a duplicated (cell, gemeente) wins either way.
+    """
+    gm_regions = np.flatnonzero(level_uni == 1)
+    gm_id = np.full(len(level_uni), -1, dtype="int64")
+    gm_id[gm_regions] = np.arange(len(gm_regions))
+    parent_gm = np.where(parent >= 0, gm_id[np.maximum(parent, 0)], -1)
+    if n_cells * max(len(gm_regions), 1) <= 50_000_000:
+        table = np.full(n_cells * max(len(gm_regions), 1), -1, dtype="int64")
+        rows = np.flatnonzero(own_rows)[::-1]  # reversed: the first row of a duplicate wins
+        table[cell[rows] * len(gm_regions) + gm_id[region[rows]]] = rows
+        found = table[cell * len(gm_regions) + np.maximum(parent_gm, 0)]
+        return np.where(sub & (parent_gm >= 0), found, -1)
+    n_regions = len(level_uni)
+    own = np.where(own_rows, cell * n_regions + region, -1)
+    order = np.argsort(own, kind="stable")
+    own_sorted = own[order]
+    want = cell * n_regions + np.where(parent >= 0, parent, 0)
+    pos = np.clip(np.searchsorted(own_sorted, want), 0, len(own_sorted) - 1)
+    hit = sub & (own_sorted[pos] == want)
+    return np.where(hit, order[pos], -1)
+
+
 def _core(observations: pd.DataFrame, regions: pd.DataFrame, indicators: pd.DataFrame) -> _Core:
     _require(observations, "observations",
              ["indicator_id", "region_code", "indeling_year", "period", "population_group", "value"])
@@ -211,8 +256,9 @@ def _core(observations: pd.DataFrame, regions: pd.DataFrame, indicators: pd.Data
     value = observations["value"].to_numpy(dtype="float64")
 
     # regions: (code, indeling year) -> dense region index, level and parent gemeente
-    region_codes, region_pairs = pd.factorize(code * len(year_uni) + year)
-    region = region_codes.astype("int64")
+    # dense (code, indeling year) pair index: no hashing of 3.8 M rows
+    region = code * len(year_uni) + year
+    region_pairs = np.arange(len(code_uni) * len(year_uni), dtype="int64")
     pair_code = np.asarray(code_uni)[region_pairs // len(year_uni)]
     pair_year = np.asarray(year_uni)[region_pairs % len(year_uni)]
     lookup = regions.drop_duplicates(["region_code", "indeling_year"]).set_index(["region_code", "indeling_year"])
@@ -244,14 +290,8 @@ def _core(observations: pd.DataFrame, regions: pd.DataFrame, indicators: pd.Data
     nl_row = nl_row_by_cell[cell]
 
     n_regions = len(region_pairs)
-    own = np.where(usable & (level == 1), cell * n_regions + region, -1)
-    order = np.argsort(own, kind="stable")
-    own_sorted = own[order]
     sub = usable & (level >= 2) & (parent >= 0)
-    want = cell * n_regions + np.where(parent >= 0, parent, 0)
-    pos = np.clip(np.searchsorted(own_sorted, want), 0, len(own_sorted) - 1)
-    hit = sub & (own_sorted[pos] == want)
-    gm_row = np.where(hit, order[pos], -1)
+    gm_row = _gemeente_rows(cell, n_cells, region, level_uni, parent, usable & (level == 1), sub)
 
     n_levels = len(_LEVELS)
     safe_level = np.where(level >= 0, level, 0)
@@ -295,13 +335,13 @@ def _keys(core: _Core, rows: IntArray) -> dict[str, object]:
     """Key columns of ``rows`` (categoricals with the factorised uniques as categories)."""
 
     def categorical(codes: IntArray, uniques: pd.Index) -> pd.Categorical:
-        return pd.Categorical.from_codes(codes[rows], categories=pd.Index(uniques.astype(str)))
+        return pd.Categorical.from_codes(codes[rows], categories=pd.Index(uniques.astype(str)), validate=False)
 
     return {
         "indicator_id": categorical(core.ind, core.ind_uni),
         "region_code": categorical(core.code, core.code_uni),
         "indeling_year": np.asarray(core.year_uni)[core.year[rows]].astype("int64"),
-        "level": pd.Categorical.from_codes(core.level[rows], categories=list(_LEVELS)),
+        "level": _cat(core.level[rows], list(_LEVELS)),
         "period": np.asarray(core.per_uni)[core.per[rows]].astype("int64"),
         "population_group": categorical(core.grp, core.grp_uni),
     }
@@ -337,8 +377,8 @@ def compare_descriptive(
                              "z_gemeente", "z_nl")},
         "class_nl": _class_categorical(np.asarray(d["class_nl"], dtype="int64")),
         "class_gemeente": _class_categorical(np.asarray(d["class_gemeente"], dtype="int64")),
-        "class_method": pd.Categorical.from_codes(np.zeros(len(core.sel), dtype="int8"), categories=["descriptive_z"]),
-    })
+        "class_method": _cat(np.zeros(len(core.sel), dtype="int8"), ["descriptive_z"]),
+    }, copy=False)  # no consolidation copy of the float columns (fresh arrays, never mutated)
     return out[COMPARISON_COLUMNS]
 
 
@@ -354,7 +394,8 @@ _PER = re.compile(r"^\s*per\s+([0-9][0-9.\s]*)", re.IGNORECASE)
 
 def _count_kind(unit: str) -> tuple[int, float]:
     """``(kind, multiplier)`` from an indicator unit: 1 proportion ('%', x100), 2 rate
-    ('per 1.000', Dutch thousands separators), 0 no count model (costs, means, ...)."""
+    ('per 1.000', Dutch thousands separators), 3 rate whose multiplier is inferred per row
+    (other units), 0 no count model (money: 'euro ...')."""
     if unit.strip() == "%":
         return 1, 100.0
     m = _PER.match(unit)
@@ -362,7 +403,35 @@ def _count_kind(unit: str) -> tuple[int, float]:
         digits = re.sub(r"[.\s]", "", m.group(1))
         if digits.isdigit() and int(digits) > 0:
             return 2, float(digits)
-    return 0, np.nan
+    if "euro" in unit.lower() or "€" in unit:
+        return 0, np.nan
+    return 3, np.nan
+
+
+def _count_model(unit_uni: npt.NDArray[np.object_], ind: IntArray, value: FloatArray, num: FloatArray,
+                 den: FloatArray) -> tuple[IntArray, FloatArray]:
+    """Per row: 0 no usable counts, 1 proportion (x100), 2 Poisson rate, and its multiplier.
+
+    Counts are usable when numerator >= 0 and denominator > 0 (a proportion also needs
+    numerator <= denominator). For units without a stated multiplier the row counts as a
+    rate only when ``value = numerator / denominator * 10^k`` (k = 0..6, to 1e-9).
+    """
+    kinds = [_count_kind(str(u)) for u in unit_uni]
+    if not kinds:
+        return np.zeros(len(ind), dtype="int64"), np.full(len(ind), np.nan)
+    kind = np.array([k for k, _ in kinds], dtype="int64")[ind]
+    mult = np.array([m for _, m in kinds], dtype="float64")[ind]
+    counts_ok = np.isfinite(num) & np.isfinite(den) & (num >= 0) & (den > 0)
+    infer = counts_ok & (kind == 3)
+    if infer.any():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = value[infer] * den[infer] / num[infer]
+            k = np.round(np.log10(m))
+            power = (num[infer] > 0) & (k >= 0) & (k <= 6) & (np.abs(m / 10.0**k - 1) <= 1e-9)
+        mult[infer] = np.where(power, 10.0**k, np.nan)
+        kind[infer] = np.where(power, 2, 0)
+    counts_ok &= (kind == 2) | ((kind == 1) & (num <= den))
+    return np.where(counts_ok, kind, 0), mult
 
 
 @dataclass
@@ -382,21 +451,56 @@ def _intervals(core: _Core) -> _Intervals:
     obs = core.obs
     lo, up = _column(obs, "ci_lower"), _column(obs, "ci_upper")
     num, den = _column(obs, "numerator"), _column(obs, "denominator")
-    kinds = [_count_kind(str(u)) for u in core.unit_uni]
-    kind_uni = np.array([k for k, _ in kinds], dtype="int64")
-    mult_uni = np.array([m for _, m in kinds], dtype="float64")
-    kind = kind_uni[core.ind] if len(kinds) else np.zeros(len(obs), dtype="int64")
-    mult = mult_uni[core.ind] if len(kinds) else np.full(len(obs), np.nan)
-    counts_ok = np.isfinite(num) & np.isfinite(den) & (num >= 0) & (den > 0)
-    counts_ok &= (kind == 2) | ((kind == 1) & (num <= den))
-    kind = np.where(counts_ok, kind, 0)
+    kind, mult = _count_model(core.unit_uni, core.ind, core.value, num, den)
     has_ci = ~np.isnan(lo) & ~np.isnan(up) & ~np.isnan(core.value)
     return _Intervals(lo, up, num, den, kind, mult, has_ci)
 
 
+def intervals_from_counts(
+    observations: pd.DataFrame, indicators: pd.DataFrame, confidence: float = 0.95, *, overwrite: bool = False
+) -> pd.DataFrame:
+    """Fill ``ci_lower``/``ci_upper`` from numerator and denominator (own extracts with counts).
+
+    ``'%'`` indicators: Wilson limits x 100 (:func:`~wijkprofiel.stats.wilson_ci`); rates
+    (``'per N'`` units, or ``value = numerator / denominator * 10^k``): exact (< 10 events)
+    or Byar limits (:func:`~wijkprofiel.stats.rate_ci`). Money units get none. Only rows
+    without an interval are filled unless ``overwrite``. Call it for sample-based extracts,
+    not for register counts (KWB shares are complete counts, rounded to 5: descriptive).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``observations`` with the intervals filled where counts allow.
+    """
+    _require(observations, "observations", ["indicator_id", "value", "numerator", "denominator"])
+    _require(indicators, "indicators", ["indicator_id", "unit"])
+    ind, ind_uni = _codes(observations["indicator_id"])
+    units = indicators.drop_duplicates("indicator_id").set_index("indicator_id")["unit"].reindex(ind_uni)
+    value = _column(observations, "value")
+    num, den = _column(observations, "numerator"), _column(observations, "denominator")
+    kind, mult = _count_model(units.fillna("").astype(str).to_numpy(dtype=object), ind, value, num, den)
+    lo, up = _column(observations, "ci_lower").copy(), _column(observations, "ci_upper").copy()
+    fill = (kind > 0) & ~np.isnan(value)
+    if not overwrite:
+        fill &= np.isnan(lo) | np.isnan(up)
+    out = observations.copy()
+    for k in (1, 2):
+        f = fill & (kind == k)
+        if not f.any():
+            continue
+        if k == 1:
+            a, b = wilson_ci(num[f], den[f], confidence)
+            a, b = np.asarray(a) * mult[f], np.asarray(b) * mult[f]
+        else:
+            _, a, b = rate_ci(num[f], den[f], mult[f], confidence)
+        lo[f], up[f] = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    out["ci_lower"], out["ci_upper"] = lo, up
+    return out
+
+
 def _polarity_series(core: _Core, rows: IntArray) -> pd.Series:
     pol = core.pol_uni[core.ind[rows]]
-    return pd.Series(pd.Categorical.from_codes(pol, categories=list(_POLARITIES)))
+    return pd.Series(_cat(pol, _POLARITIES))
 
 
 def _nl_test(core: _Core, iv: _Intervals, rows: IntArray) -> dict[str, FloatArray | IntArray]:
@@ -412,7 +516,7 @@ def _nl_test(core: _Core, iv: _Intervals, rows: IntArray) -> dict[str, FloatArra
     se = np.asarray(se_from_ci(lo[m], up[m]), dtype="float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         z[m] = (v[m] - b[m]) / np.where(se > 0, se, np.nan)
-    p = np.asarray(2 * _st.norm.sf(np.abs(z)), dtype="float64")
+    p = np.asarray(2 * _ndtr(-np.abs(z)), dtype="float64")  # = 2 (1 - Phi(|z|))
     for k in (1, 2):
         c = (kind == k) & ~np.isnan(b)
         if not c.any():
@@ -470,8 +574,8 @@ def _nested_test(core: _Core, iv: _Intervals, rows: IntArray,
     v, gv = core.value[rows], _at(core.value, g)
     z, p = np.full(n, np.nan), np.full(n, np.nan)
     rest, rest_se = np.full(n, np.nan), np.full(n, np.nan)
-    basis = np.full(n, "", dtype=object)
-    kind = iv.kind[rows]
+    basis = np.zeros(n, dtype="int8")  # index into _BASIS
+    kind, mult = iv.kind[rows], iv.mult[rows]
     x1, n1 = iv.num[rows], iv.den[rows]
     x2, n2 = iv.num[gs] - x1, iv.den[gs] - n1
     counts = has_g & (kind > 0) & (iv.kind[gs] == kind) & ~np.isnan(gv) & (n2 > 0) & (x2 >= 0)
@@ -480,30 +584,29 @@ def _nested_test(core: _Core, iv: _Intervals, rows: IntArray,
         c = counts & (kind == k)
         if c.any():
             z[c], p[c] = test(x1[c], n1[c], x2[c], n2[c])
-            rest[c] = x2[c] / n2[c] * iv.mult[rows][c]
-            basis[c] = "counts"
+            rest[c] = x2[c] / n2[c] * mult[c]
+            basis[c] = 1
     m = has_g & ~counts & iv.has_ci[gs] & ~np.isnan(gv)
     if m.any():
-        se_w = np.asarray(se_from_ci(iv.lo[rows][m], iv.up[rows][m]), dtype="float64")
-        se_g = np.asarray(se_from_ci(iv.lo[gs][m], iv.up[gs][m]), dtype="float64")
-        share = _shares(core, iv, rows[m], gs[m], population)
+        rm, gm = rows[m], gs[m]
+        se_w = np.asarray(se_from_ci(iv.lo[rm], iv.up[rm]), dtype="float64")
+        se_g = np.asarray(se_from_ci(iv.lo[gm], iv.up[gm]), dtype="float64")
+        share = _shares(core, iv, rm, gm, population)
         r, rse = rest_of_whole(gv[m], se_g, v[m], se_w, share)
         rest[m], rest_se[m] = r, rse
         z[m], p[m] = z_test_two_sample(v[m], se_w, np.asarray(r), np.asarray(rse))
-        basis[m] = np.where(share > 0, "margins", "margins_share_unknown")
+        basis[m] = np.where(share > 0, 2, 3)
     # classes from z: benchmark 0 outside z -/+ 1.96 (and -/+ 3.09 with counts)
-    polarity = _polarity_series(core, rows)
-    three = basis == "counts"
     cls = np.full(n, _NOT_COMPARED, dtype="int64")
-    for lv, sel in ((2, ~three), (3, three)):
+    for lv, sel in ((2, basis >= 2), (3, basis == 1)):
         if not sel.any():
             continue
         zz = z[sel]
         extra = {"lower_998": zz - _Z998, "upper_998": zz + _Z998} if lv == 3 else {}
         cls[sel] = _codes_of(compare_to_benchmark(zz, zz - _Z95, zz + _Z95, np.zeros(len(zz)),
-                                                  polarity[sel].reset_index(drop=True), levels=lv, **extra))
+                                                  _polarity_series(core, rows[sel]), levels=lv, **extra))
     return {"gemeente_value": gv, "rest_value": rest, "rest_se": rest_se, "z_gemeente": z, "p_gemeente": p,
-            "class_gemeente": cls, "basis": basis, "tested": basis != ""}
+            "class_gemeente": cls, "basis": basis, "tested": basis > 0}
 
 
 def _check_fdr(fdr: object) -> bool:
@@ -541,7 +644,7 @@ def compare_with_intervals(
         **_keys(core, rows),
         "value": core.value[rows], "nl_value": nl_value, "diff_nl": core.value[rows] - nl_value,
         "z_nl": t["z_nl"], "p_nl": t["p_nl"],
-        "class_nl": pd.Categorical.from_codes(np.asarray(t["class_nl"]), categories=_CLASS_KEYS),
+        "class_nl": _cat(np.asarray(t["class_nl"], dtype="int64"), _CLASS_KEYS),
         "class_method": pd.Categorical(np.where(levels == 3, "significance_99.8", "significance_95"),
                                        categories=CLASS_METHODS),
     })
@@ -589,9 +692,9 @@ def nested_gemeente_test(
         "value": core.value[rows],
         **{k: np.asarray(t[k])[tested] for k in ("gemeente_value", "rest_value", "rest_se", "z_gemeente",
                                                  "p_gemeente")},
-        "class_gemeente": pd.Categorical.from_codes(np.asarray(t["class_gemeente"])[tested], categories=_CLASS_KEYS),
+        "class_gemeente": _cat(np.asarray(t["class_gemeente"], dtype="int64")[tested], _CLASS_KEYS),
         "class_method": pd.Categorical(["nested_z"] * len(rows), categories=CLASS_METHODS),
-        "basis": np.asarray(t["basis"])[tested].astype(str),
+        "basis": _BASIS[np.asarray(t["basis"], dtype="int64")[tested]].astype(str),
     })
 
 
@@ -646,9 +749,10 @@ def compare_all(
     n = len(core.sel)
     method = np.zeros(n, dtype="int8")
     p_nl, p_gm = np.full(n, np.nan), np.full(n, np.nan)
-    iv = _intervals(core)
-    tested_pos = np.flatnonzero(iv.has_ci[core.sel])
+    lo, up = _column(core.obs, "ci_lower"), _column(core.obs, "ci_upper")
+    tested_pos = np.flatnonzero(~np.isnan(lo[core.sel]) & ~np.isnan(up[core.sel]) & ~np.isnan(core.value[core.sel]))
     if len(tested_pos):
+        iv = _intervals(core)
         z_nl, z_gm = np.asarray(d["z_nl"]).copy(), np.asarray(d["z_gemeente"]).copy()
         c_nl, c_gm = np.asarray(d["class_nl"]).copy(), np.asarray(d["class_gemeente"]).copy()
         rows = core.sel[tested_pos]
@@ -669,7 +773,7 @@ def compare_all(
             z_gm[pos] = np.asarray(nt["z_gemeente"])[ok]
             p_gm[pos] = np.asarray(nt["p_gemeente"])[ok]
             c_gm[pos] = np.asarray(nt["class_gemeente"])[ok]
-            three_gm[pos] = np.asarray(nt["basis"])[ok] == "counts"
+            three_gm[pos] = np.asarray(nt["basis"])[ok] == 1
             method[pos] = 3
         if fdr:
             for p, c, three in ((p_nl, c_nl, three_nl), (p_gm, c_gm, three_gm)):
@@ -679,15 +783,16 @@ def compare_all(
                     p[has] = adj
                     c[has] = _fdr_classes(c[has], np.asarray(adj, dtype="float64"), three[has])
             method[tested_pos] = 4
-        d = {**d, "z_nl": z_nl, "z_gemeente": z_gm, "class_nl": c_nl, "class_gemeente": c_gm}
+        d = {**d, "z_nl": np.asarray(z_nl, dtype="float64"), "z_gemeente": np.asarray(z_gm, dtype="float64"),
+             "class_nl": np.asarray(c_nl, dtype="int64"), "class_gemeente": np.asarray(c_gm, dtype="int64")}
     out = pd.DataFrame({
         **_keys(core, core.sel),
         **{k: d[k] for k in ("value", "gemeente_value", "nl_value", "diff_gemeente", "diff_nl", "index_nl",
                              "z_gemeente", "z_nl")},
         "class_nl": _class_categorical(np.asarray(d["class_nl"], dtype="int64")),
         "class_gemeente": _class_categorical(np.asarray(d["class_gemeente"], dtype="int64")),
-        "class_method": pd.Categorical.from_codes(method, categories=CLASS_METHODS),
+        "class_method": _cat(method, CLASS_METHODS),
         "p_gemeente": p_gm,
         "p_nl": p_nl,
-    })
+    }, copy=False)  # no consolidation copy of the float columns (fresh arrays, never mutated)
     return out[ALL_COMPARISON_COLUMNS]

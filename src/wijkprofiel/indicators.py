@@ -124,7 +124,22 @@ _VEKTIS: tuple[Indicator, ...] = (
     Indicator("zvw_kosten_wijkverpleging", "Verpleging en verzorging per verzekerdejaar", "euro per verzekerdejaar", "vektis_zvw", "zorggebruik", _N, "verpleging_en_verzorging"),
 )
 
-INDICATORS: tuple[Indicator, ...] = _RIVM + _KWB + _VEKTIS
+def _standardised(ind: Indicator, kind: str) -> Indicator:
+    base = ind.label_nl.replace(" per verzekerdejaar", "")
+    if kind == "isr":
+        label = f"{base}, indirect gestandaardiseerd naar leeftijd en geslacht (index, Nederland = 100)"
+        unit = "index (Nederland = 100)"
+    else:
+        label = f"{base} per verzekerdejaar, direct gestandaardiseerd naar leeftijd en geslacht"
+        unit = "euro per verzekerdejaar"
+    return Indicator(f"{ind.indicator_id}_{kind}", label, unit, "vektis_zvw_standardised", ind.theme,
+                     ind.polarity, f"{ind.source_key}_{kind}")
+
+
+#: age × sex standardised Vektis costs (wijkprofiel.standardise); no variance: descriptive only
+_VEKTIS_STD: tuple[Indicator, ...] = tuple(_standardised(ind, kind) for ind in _VEKTIS for kind in ("isr", "dsr"))
+
+INDICATORS: tuple[Indicator, ...] = _RIVM + _KWB + _VEKTIS + _VEKTIS_STD
 
 #: RIVM topic key (without ``_N`` suffix) -> indicator id
 RIVM_KEYS: dict[str, str] = {ind.source_key: ind.indicator_id for ind in _RIVM}

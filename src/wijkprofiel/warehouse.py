@@ -39,6 +39,8 @@ TABLES = (
     "indicators",
     "observations",
     "comparisons",
+    "trends",
+    "priorities",
     "quarantine",
     "harmonisation_report",
     "validation_results",

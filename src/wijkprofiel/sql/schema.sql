@@ -75,8 +75,27 @@ CREATE TABLE comparisons (
     z_nl             DOUBLE,              -- diff_nl / sd of same-level areas in the Netherlands
     class_nl         VARCHAR NOT NULL,
     class_gemeente   VARCHAR NOT NULL,
-    class_method     VARCHAR NOT NULL     -- 'descriptive_z' (no uncertainty known) or a significance test
+    class_method     VARCHAR NOT NULL,    -- 'descriptive_z' (no uncertainty known), 'significance_95',
+                                          -- 'significance_99.8', 'nested_z' or 'fdr_bh'
+    p_gemeente       DOUBLE,              -- p-value of the gemeente test (NULL when not tested)
+    p_nl             DOUBLE               -- p-value of the Netherlands test (NULL when not tested)
     -- one row per observation key (indicator_id, region_code, indeling_year, period, population_group)
+);
+
+CREATE TABLE trends (                -- change between two waves per region
+    indicator_id VARCHAR NOT NULL, region_code VARCHAR NOT NULL, indeling_year INTEGER NOT NULL,
+    level VARCHAR, population_group VARCHAR NOT NULL, from_period INTEGER NOT NULL, to_period INTEGER NOT NULL,
+    from_value DOUBLE, to_value DOUBLE, change DOUBLE, change_lower DOUBLE, change_upper DOUBLE, z DOUBLE,
+    class VARCHAR NOT NULL CHECK (class IN ('improved','similar','worsened','increased','decreased','not_compared')),
+    class_method VARCHAR NOT NULL CHECK (class_method IN ('descriptive','significance_95'))
+);
+
+CREATE TABLE priorities (            -- per wijk the largest unfavourable deviations
+    region_code VARCHAR NOT NULL, indeling_year INTEGER NOT NULL,
+    comparator VARCHAR NOT NULL CHECK (comparator IN ('gemeente','nl')), rank INTEGER NOT NULL,
+    indicator_id VARCHAR NOT NULL, theme VARCHAR, period INTEGER NOT NULL, population_group VARCHAR NOT NULL,
+    value DOUBLE, comparator_value DOUBLE, diff DOUBLE, z DOUBLE, class VARCHAR NOT NULL, class_method VARCHAR NOT NULL,
+    PRIMARY KEY (region_code, indeling_year, comparator, rank)
 );
 
 CREATE TABLE quarantine (            -- rows that failed row-level checks: never published
