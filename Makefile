@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
 .PHONY: run test lint typecheck bench clean
 
@@ -32,3 +33,7 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf data/processed maps .pytest_cache
+
+# benchmarks (not part of `make test`): make bench, or make bench BENCH_ARGS=--quick
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

@@ -1,136 +1,320 @@
-"""Profile tables: per wijk its indicators beside gemeente and Nederland (HTML and CSV).
+"""Profile pages and exports: per wijk its indicators beside gemeente and Nederland, and per
+gemeente an overview of its wijken (HTML, CSV, XLSX).
 
-Tables are built from the ``comparisons`` table; HTML is rendered with Jinja2 with
-autoescaping on, so names and labels from data are always escaped.
+Everything is rendered for all wijken at once from one profile table (vectorised: numbers
+are formatted once per distinct value, charts computed as arrays) and then split per wijk.
+Page shells are Jinja2 templates with autoescaping; table rows are built here and every
+text in them passes through ``html.escape`` (registry labels once per distinct value;
+numbers are formatted here).
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import html
+import math
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
+from numpy.typing import NDArray
 
+from wijkprofiel.exports import (
+    csv_rows_vectorised,
+    csv_text,
+    xlsx_bytes,
+    xlsx_cells,
+    xlsx_rows_vectorised,
+)
 from wijkprofiel.indicators import POPULATION_GROUPS, THEMES
-from wijkprofiel.maps import CLASS_LABELS_NL, DESCRIPTIVE_NOTE
+from wijkprofiel.maps import (
+    CLASS_COLORS,
+    CLASS_LABELS_NL,
+    CLASS_MARKS,
+    DESCRIPTIVE_NOTE,
+    SeriesTable,
+    class_phrase,
+    unit_digits,
+)
 
-__all__ = ["PROFILE_COLUMNS", "profile_table", "split_records", "profile_csv", "profile_html", "priorities"]
+__all__ = [
+    "PROFILE_COLUMNS", "KEY_INDICATORS", "Spine", "env", "profile_table", "split_records", "profile_csv",
+    "profile_csv_texts", "profile_xlsx", "profile_xlsx_rows", "table_csv", "table_xlsx", "spine_stats",
+    "spine_svg", "priorities", "profile_pages", "profile_html", "wijk_summary", "gemeente_overview_html",
+]
 
-#: columns of the CSV export (Dutch headers for users)
+#: columns of the CSV/XLSX export (Dutch headers for users)
 PROFILE_COLUMNS = [
     "thema", "indicator_id", "indicator", "eenheid", "periode", "leeftijdsgroep", "waarde",
     "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
-    "klasse_gemeente", "klasse_nederland", "methode",
+    "klasse_gemeente", "klasse_nederland", "methode", "ondergrens_95", "bovengrens_95",
 ]
-
+#: indicators shown as columns on a gemeente's overview of its wijken (18+, latest period)
+KEY_INDICATORS = ["ervaren_gezondheid_goed", "overgewicht", "roker", "risico_angst_depressie_hoog", "eenzaam",
+                  "moeite_met_rondkomen"]
+_NUMERIC = ["waarde", "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
+            "ondergrens_95", "bovengrens_95"]
 _UNFAVOURABLE = {"much_worse": 2, "worse": 1}
+_GROUP_ID = {v: k for k, v in POPULATION_GROUPS.items()}
+#: national spread per series (indicator, period, group): min, Q1, median, Q3, max
+Spine = dict[tuple[str, int, str], tuple[float, float, float, float, float]]
 
 
 @cache
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("wijkprofiel", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+def env() -> jinja2.Environment:
+    """The Jinja2 environment of the package templates (autoescape on)."""
+    return jinja2.Environment(loader=jinja2.PackageLoader("wijkprofiel", "templates"), autoescape=True,
+                              trim_blocks=True, lstrip_blocks=True)
 
+
+_env = env  # backwards-compatible name
+
+
+@cache
+def _template(name: str) -> jinja2.Template:
+    return env().get_template(name)
+
+
+def _nan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+# ------------------------------------------------------------------------------ tables
 
 def profile_table(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
     """Comparison rows as profile tables (Dutch columns, theme order), for one or many regions.
 
-    Vectorised: build it once for all wijken, then split with :func:`split_records`.
-
-    Parameters
-    ----------
-    rows
-        ``comparisons`` rows (all periods and groups) of one or more regions.
-    indicators
-        The ``indicators`` table.
+    Vectorised: build it once for all wijken. ``rows`` may carry ``ci_lower``/``ci_upper``.
     """
-    ind = indicators.set_index("indicator_id")
-    t = rows.assign(
-        indicator_id=rows["indicator_id"].astype(str),
-        _theme_order=rows["indicator_id"].astype(str).map({k: i for i, k in enumerate(ind.index)}),
-    ).sort_values(["region_code", "_theme_order", "period", "population_group"], kind="stable")
-    out = pd.DataFrame(
-        {
-            "region_code": t["region_code"].astype(str),
-            "thema": t["indicator_id"].map(ind["theme"]).map(THEMES),
-            "indicator_id": t["indicator_id"],
-            "indicator": t["indicator_id"].map(ind["label_nl"]),
-            "eenheid": t["indicator_id"].map(ind["unit"]),
-            "periode": t["period"].astype(int),
-            "leeftijdsgroep": t["population_group"].astype(str).map(POPULATION_GROUPS),
-            "waarde": t["value"],
-            "gemeente": t["gemeente_value"],
-            "nederland": t["nl_value"],
-            "verschil_gemeente": t["diff_gemeente"],
-            "verschil_nederland": t["diff_nl"],
-            "index_nederland": t["index_nl"],
-            "klasse_gemeente": t["class_gemeente"].astype(str),
-            "klasse_nederland": t["class_nl"].astype(str),
-            "methode": t["class_method"].astype(str),
-        }
-    )
+    ind = indicators.set_index(indicators["indicator_id"].astype(str))
+    iid = rows["indicator_id"].astype(str)
+    theme_pos = {k: i for i, k in enumerate(THEMES)}
+    t = rows.assign(indicator_id=iid, _t=iid.map(ind["theme"]).map(theme_pos), _o=iid.map({k: i for i, k in enumerate(ind.index)})
+                    ).sort_values(["region_code", "_t", "_o", "period", "population_group"], kind="stable")
+    nan = pd.Series(np.nan, index=t.index)
+    out = pd.DataFrame({
+        "region_code": t["region_code"].astype(str),
+        "thema": t["indicator_id"].map(ind["theme"]).map(THEMES),
+        "indicator_id": t["indicator_id"],
+        "indicator": t["indicator_id"].map(ind["label_nl"]),
+        "eenheid": t["indicator_id"].map(ind["unit"]),
+        "periode": t["period"].astype(int),
+        "leeftijdsgroep": t["population_group"].astype(str).map(POPULATION_GROUPS),
+        "waarde": t["value"], "gemeente": t["gemeente_value"], "nederland": t["nl_value"],
+        "verschil_gemeente": t["diff_gemeente"], "verschil_nederland": t["diff_nl"], "index_nederland": t["index_nl"],
+        "klasse_gemeente": t["class_gemeente"].astype(str), "klasse_nederland": t["class_nl"].astype(str),
+        "methode": t["class_method"].astype(str),
+        "ondergrens_95": t["ci_lower"] if "ci_lower" in t else nan,
+        "bovengrens_95": t["ci_upper"] if "ci_upper" in t else nan,
+    })
+    for col in _NUMERIC:
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64").round(2)
     return out.reset_index(drop=True)
 
 
 def split_records(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """Profile table rows as plain records grouped by region code (one conversion for all)."""
-    rounded = table.copy()
-    for col in ("waarde", "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland"):
-        rounded[col] = rounded[col].round(2)
-    columns = list(rounded.columns)
-    lists = [rounded[c].tolist() for c in columns]  # column-wise conversion: fast for Arrow strings
+    """Profile table rows as plain records grouped by region code."""
+    columns = list(table.columns)
     groups: dict[str, list[dict[str, Any]]] = {}
-    for values in zip(*lists, strict=True):
+    for values in zip(*[table[c].tolist() for c in columns], strict=True):
         rec = dict(zip(columns, values, strict=True))
         groups.setdefault(str(rec["region_code"]), []).append(rec)
     return groups
 
 
-def _blank(v: Any) -> Any:
-    return "" if isinstance(v, float) and np.isnan(v) else v
+def _groups(table: pd.DataFrame) -> list[tuple[str, int, int]]:
+    """``(region_code, start, stop)`` of the consecutive blocks of a table sorted by region."""
+    codes = table["region_code"].to_numpy(dtype=str)
+    if not len(codes):
+        return []
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    return [(str(codes[a]), int(a), int(b)) for a, b in zip(starts, np.r_[starts[1:], len(codes)], strict=True)]
 
 
 def profile_csv(records: list[dict[str, Any]]) -> str:
     """CSV text (``;``-separated, decimal point, UTF-8) of one region's profile records."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=";", lineterminator="\n")
-    writer.writerow(PROFILE_COLUMNS)
-    writer.writerows([_blank(r[c]) for c in PROFILE_COLUMNS] for r in records)
-    return buf.getvalue()
+    return csv_text(PROFILE_COLUMNS, [[r.get(c) for c in PROFILE_COLUMNS] for r in records])
 
 
-def _fmt(value: float, unit: str) -> str:
-    if _nan(value):
-        return "–"
-    if unit == "%":
-        return f"{value:.1f}".replace(".", ",")
-    return f"{value:,.0f}".replace(",", ".")
+def profile_csv_texts(table: pd.DataFrame) -> dict[str, str]:
+    """CSV text per region from a whole :func:`profile_table` (vectorised)."""
+    header = ";".join(PROFILE_COLUMNS) + "\n"
+    lines = csv_rows_vectorised([table[c] for c in PROFILE_COLUMNS])
+    return {code: header + "\n".join(lines[a:b]) + "\n" for code, a, b in _groups(table)}
 
 
-def _fmt_diff(value: float, unit: str) -> str:
-    if _nan(value):
-        return "–"
-    sign = "+" if value > 0 else ("−" if value < 0 else "±")
-    return sign + _fmt(abs(value), unit)
+def profile_xlsx_rows(table: pd.DataFrame) -> dict[str, list[str]]:
+    """XLSX row XML per region from a whole :func:`profile_table` (vectorised)."""
+    rows = xlsx_rows_vectorised([table[c] for c in PROFILE_COLUMNS])
+    return {code: rows[a:b] for code, a, b in _groups(table)}
 
 
-def _latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    newest: dict[str, int] = {}
-    for r in records:
-        newest[r["indicator_id"]] = max(newest.get(r["indicator_id"], r["periode"]), r["periode"])
-    return [r for r in records if r["periode"] == newest[r["indicator_id"]]]
+def profile_xlsx(rows: list[dict[str, Any]] | list[str], title: str) -> bytes:
+    """XLSX workbook (one sheet, every period) of one region's profile: from its records or
+    from row XML of :func:`profile_xlsx_rows`."""
+    xml = [r for r in rows if isinstance(r, str)] or xlsx_cells(
+        [[r.get(c) for c in PROFILE_COLUMNS] for r in rows if isinstance(r, dict)])
+    return xlsx_bytes(PROFILE_COLUMNS, xml, "Profiel", subtitle=title)
 
 
-def _nan(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v))
+def table_csv(header: list[str], rows: list[list[Any]]) -> str:
+    """CSV text of one table."""
+    return csv_text(header, rows)
+
+
+def table_xlsx(header: list[str], rows: list[list[Any]], sheet: str) -> bytes:
+    """XLSX workbook of one table."""
+    return xlsx_bytes(header, xlsx_cells(rows), sheet)
+
+
+# -------------------------------------------------------------------------- formatting
+
+def _fmt_key(key: int, signed: bool) -> str:
+    scaled, digits = divmod(key, 4)
+    value = scaled / 10**digits
+    text = f"{abs(value):,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    if signed:
+        return ("+" if value > 0 else "−" if value < 0 else "±") + text
+    return ("−" if value < 0 else "") + text
+
+
+def _fmt(values: Any, digits: Any, signed: bool = False) -> NDArray[np.object_]:
+    """Dutch number texts ('12,3', '1.234'; '–' for missing), formatted once per distinct value."""
+    v = np.asarray(values, dtype="float64")
+    d = np.broadcast_to(np.asarray(digits, dtype=np.int64), v.shape)
+    out = np.full(v.shape, "–", dtype=object)
+    ok = ~np.isnan(v)
+    if ok.any():
+        keys = np.round(v[ok] * 10.0 ** d[ok]).astype(np.int64) * 4 + d[ok]
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        out[ok] = np.array([_fmt_key(int(k), signed) for k in uniq], dtype=object)[inverse]
+    return out
+
+
+_COORD = np.array([f"{i / 10:.1f}" for i in range(1300)], dtype=object)
+
+
+def _coord(values: NDArray[np.float64]) -> NDArray[np.object_]:
+    """Chart coordinates 0.0–129.9 as text (lookup table)."""
+    return _COORD[np.clip(np.round(np.nan_to_num(values) * 10), 0, 1299).astype(np.int64)]
+
+
+@cache
+def _e(text: str) -> str:
+    return html.escape(text)
+
+
+def _mapped(series: pd.Series, make: Any) -> NDArray[np.object_]:
+    """Apply ``make`` once per distinct value of ``series``."""
+    codes, uniques = pd.factorize(series.astype(str))
+    return np.array([make(u) for u in uniques], dtype=object)[codes] if len(uniques) else np.array([], dtype=object)
+
+
+# ------------------------------------------------------------------------------ charts
+
+def spine_stats(table: SeriesTable) -> Spine:
+    """Per series ``(indicator, period, group)`` the national spread of the level's values:
+    minimum, first quartile, median, third quartile, maximum."""
+    out: Spine = {}
+    for s, key in enumerate(table.series):
+        v = table.value[s][~np.isnan(table.value[s])]
+        if len(v) >= 2:
+            q = np.percentile(v, [0, 25, 50, 75, 100])
+            out[key] = (float(q[0]), float(q[1]), float(q[2]), float(q[3]), float(q[4]))
+    return out
+
+
+def _spines(stats: NDArray[np.float64], value: NDArray[np.float64], gm: NDArray[np.float64], nl: NDArray[np.float64],
+            klass: NDArray[np.object_], digits: NDArray[np.int64], area: str) -> NDArray[np.object_]:
+    """Inline SVG per row: the area (dot, coloured by class vs NL) within the national range
+    of same-level areas (light bar min–max, dark bar quartiles), gemeente (dashed tick) and
+    Nederland (black tick), with a ``<title>`` text alternative. ``stats`` is n × 5."""
+    lo, q1, med, q3, hi = (stats[:, i] for i in range(5))
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+
+    def x(v: NDArray[np.float64]) -> NDArray[np.object_]:
+        return _coord(3 + 114 * (np.clip(v, lo, hi) - lo) / span)
+
+    f = {k: _fmt(a, digits) for k, a in (("lo", lo), ("hi", hi), ("q1", q1), ("q3", q3), ("v", value), ("gm", gm), ("nl", nl))}
+    xs = {k: x(a) for k, a in (("q1", q1), ("q3", q3), ("med", med), ("v", value), ("gm", gm), ("nl", nl))}
+    width = _coord(np.clip(114 * (q3 - q1) / span, 0, 114))
+    color = np.array([CLASS_COLORS.get(str(k), "#d9d9d9") for k in klass], dtype=object)
+    has = {k: ~np.isnan(a) for k, a in (("v", value), ("gm", gm), ("nl", nl))}
+    area_pl = f"{area.capitalize()}en"
+    out = np.full(len(value), "", dtype=object)
+    for i in np.flatnonzero(~np.isnan(lo)):
+        out[i] = (f'<svg class="sp" viewBox="0 0 120 14" role="img"><title>{area_pl} in Nederland: {f["lo"][i]} tot {f["hi"][i]}, '
+                  f'middelste helft {f["q1"][i]} tot {f["q3"][i]}; {area} {f["v"][i]}, gemeente {f["gm"][i]}, Nederland {f["nl"][i]}'
+                  f'</title><path class="r" d="M3 4h114v6H3z"/><path class="q" d="M{xs["q1"][i]} 4h{width[i]}v6h-{width[i]}z"/>'
+                  f'<path class="m" d="M{xs["med"][i]} 4v6"/>'
+                  + (f'<path class="n" d="M{xs["nl"][i]} 1v12"/>' if has["nl"][i] else "")
+                  + (f'<path class="g" d="M{xs["gm"][i]} 2v10"/>' if has["gm"][i] else "")
+                  + (f'<circle cx="{xs["v"][i]}" cy="7" r="3.6" fill="{color[i]}"/>' if has["v"][i] else "")
+                  + "</svg>")
+    return out
+
+
+def spine_svg(stats: tuple[float, float, float, float, float], value: Any, gemeente: Any, nl: Any,
+              klass: str, unit: str, area: str = "wijk") -> str:
+    """The spine chart of one row (see :func:`profile_pages`)."""
+
+    def arr(v: Any) -> NDArray[np.float64]:
+        return np.array([np.nan if _nan(v) else float(v)])
+
+    return str(_spines(np.array([stats], dtype="float64"), arr(value), arr(gemeente), arr(nl),
+                       np.array([klass], dtype=object), np.array([unit_digits(unit)]), area)[0])
+
+
+def _trends(latest: pd.DataFrame, table: pd.DataFrame, digits: NDArray[np.int64]) -> NDArray[np.object_]:
+    """Per latest row: a sparkline of the values per wave and the values as text."""
+    keys = ["region_code", "indicator_id", "leeftijdsgroep"]
+    waves = table.set_index([*keys, "periode"])["waarde"].unstack("periode")
+    periods = np.array(waves.columns, dtype=np.int64)
+    v = waves.reindex(pd.MultiIndex.from_frame(latest[keys])).to_numpy(dtype="float64")
+    ok = ~np.isnan(v)
+    n = ok.sum(axis=1)
+    p = np.where(ok, periods[None, :], np.nan)
+    pmin, pmax = np.nanmin(np.where(ok, p, np.inf), axis=1), np.nanmax(np.where(ok, p, -np.inf), axis=1)
+    vmin, vmax = np.nanmin(np.where(ok, v, np.inf), axis=1), np.nanmax(np.where(ok, v, -np.inf), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xs = _coord(2 + 40 * (p - pmin[:, None]) / np.where(pmax > pmin, pmax - pmin, 1)[:, None])
+        ys = _coord(12 - 10 * (v - vmin[:, None]) / np.where(vmax > vmin, vmax - vmin, 1)[:, None])
+    texts = np.stack([np.char.add(f"’{per % 100:02d} ", _fmt(v[:, j], digits).astype(str)) for j, per in enumerate(periods)], axis=1) \
+        if len(periods) else np.empty((len(v), 0), dtype=str)
+    out = np.full(len(v), "", dtype=object)
+    for i in np.flatnonzero(n):
+        cols = np.flatnonzero(ok[i])
+        text = f'<span class="tr">{" · ".join(texts[i, cols])}</span>'
+        if n[i] >= 2:
+            pts = " ".join(f"{xs[i, j]},{ys[i, j]}" for j in cols)
+            text = f'<svg class="sl" viewBox="0 0 44 14" aria-hidden="true"><polyline points="{pts}"/></svg> ' + text
+        out[i] = text
+    return out
+
+
+# ---------------------------------------------------------------------------- priorities
+
+def _latest_mask(table: pd.DataFrame) -> NDArray[np.bool_]:
+    newest = table.groupby(["region_code", "indicator_id"], sort=False)["periode"].transform("max")
+    return (table["periode"] == newest).to_numpy()
+
+
+def _priority_frame(latest: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """The ``n`` most unfavourable indicators per region (vectorised :func:`priorities`)."""
+    sev_gm = latest["klasse_gemeente"].map(_UNFAVOURABLE).fillna(0).to_numpy()
+    sev_nl = latest["klasse_nederland"].map(_UNFAVOURABLE).fillna(0).to_numpy()
+    vs_gm = sev_gm >= sev_nl
+    diff = np.where(vs_gm, latest["verschil_gemeente"], latest["verschil_nederland"])
+    base = np.where(vs_gm, latest["gemeente"], latest["nederland"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(np.isfinite(diff) & np.isfinite(base) & (base != 0), np.abs(diff) / np.abs(base), 0.0)
+    cand = latest.assign(_sev=np.maximum(sev_gm, sev_nl), _rel=rel, vs_gemeente=vs_gm)
+    cand = cand[cand["_sev"] > 0].sort_values(["region_code", "_sev", "_rel"], ascending=[True, False, False], kind="stable")
+    cand = cand.drop_duplicates(["region_code", "indicator_id"])
+    return cand.groupby("region_code", sort=False).head(n)
 
 
 def priorities(records: list[dict[str, Any]], n: int = 3) -> list[dict[str, Any]]:
@@ -140,64 +324,173 @@ def priorities(records: list[dict[str, Any]], n: int = 3) -> list[dict[str, Any]
     on ties) and then by the absolute difference relative to the comparator value; one row
     per indicator. Each returned record gains ``vs_gemeente`` (bool).
     """
-    ranked = []
-    for r in _latest(records):
-        sev_gm = _UNFAVOURABLE.get(r["klasse_gemeente"], 0)
-        sev_nl = _UNFAVOURABLE.get(r["klasse_nederland"], 0)
-        if max(sev_gm, sev_nl) == 0:
-            continue
-        vs_gm = sev_gm >= sev_nl
-        diff, base = (r["verschil_gemeente"], r["gemeente"]) if vs_gm else (r["verschil_nederland"], r["nederland"])
-        rel = abs(diff) / abs(base) if not _nan(diff) and not _nan(base) and base else 0.0
-        ranked.append((max(sev_gm, sev_nl), rel, {**r, "vs_gemeente": vs_gm}))
-    ranked.sort(key=lambda t: (t[0], t[1]), reverse=True)
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for _, _, r in ranked:
-        if r["indicator_id"] in seen:
-            continue
-        seen.add(r["indicator_id"])
-        out.append(r)
-        if len(out) == n:
-            break
+    if not records:
+        return []
+    table = pd.DataFrame(records)
+    top = _priority_frame(table[_latest_mask(table)], n)
+    return [{str(k): v for k, v in r.items() if not str(k).startswith("_")} for r in top.to_dict("records")]
+
+
+def _priority_items(top: pd.DataFrame) -> dict[str, list[str]]:
+    digits = top["eenheid"].map(unit_digits).to_numpy(dtype=np.int64)
+    value = _fmt(top["waarde"], digits)
+    comp = _fmt(np.where(top["vs_gemeente"], top["gemeente"], top["nederland"]), digits)
+    out: dict[str, list[str]] = {}
+    for i, r in enumerate(top.itertuples()):
+        who = "gemeente" if r.vs_gemeente else "nl"
+        phrase = class_phrase(str(r.klasse_gemeente if r.vs_gemeente else r.klasse_nederland), str(r.methode), who)
+        out.setdefault(str(r.region_code), []).append(
+            f"<li>{_e(str(r.indicator))} ({_e(str(r.leeftijdsgroep))}, {r.periode}): {value[i]} tegen {comp[i]} "
+            f"({'gemeente' if r.vs_gemeente else 'Nederland'}) — {_e(phrase)}</li>")
     return out
 
 
+# ------------------------------------------------------------------------------- pages
+
+def _class_cell(key: str) -> str:
+    klass, method = key.split("|", 1)
+    star = "" if method == "descriptive_z" else "*"
+    return (f'<td class="l k-{_e(klass)}"><span class="mk">{_e(CLASS_MARKS.get(klass, "?"))}</span> '
+            f"{_e(CLASS_LABELS_NL.get(klass, klass))}{star}</td>")
+
+
+def _rows_html(table: pd.DataFrame, latest: pd.DataFrame, spine: Spine, level_label: str) -> NDArray[np.object_]:
+    """Table rows (with theme headings) of every latest row, in page order."""
+    digits = latest["eenheid"].map(unit_digits).to_numpy(dtype=np.int64)
+    f = {c: _fmt(latest[c], digits) for c in ("waarde", "gemeente", "nederland", "ondergrens_95", "bovengrens_95")}
+    d_gm, d_nl = _fmt(latest["verschil_gemeente"], digits, True), _fmt(latest["verschil_nederland"], digits, True)
+    has_ci = latest["ondergrens_95"].notna().to_numpy() & latest["bovengrens_95"].notna().to_numpy()
+    label = _mapped(latest["indicator"] + "\x00" + latest["leeftijdsgroep"].fillna(""),
+                    lambda s: '<th scope="row" class="l">{}<br><span class="grp">{}, '.format(*map(_e, s.split("\x00"))))
+    c_gm = _mapped(latest["klasse_gemeente"] + "|" + latest["methode"], _class_cell)
+    c_nl = _mapped(latest["klasse_nederland"] + "|" + latest["methode"], _class_cell)
+    keys = pd.MultiIndex.from_arrays([latest["indicator_id"], latest["periode"], latest["leeftijdsgroep"].map(_GROUP_ID)])
+    stats_index = pd.MultiIndex.from_tuples(list(spine), names=["i", "p", "g"]) if spine else None
+    stats = (pd.DataFrame(list(spine.values()), index=stats_index).reindex(keys).to_numpy(dtype="float64")
+             if stats_index is not None else np.full((len(latest), 5), np.nan))
+    charts = _spines(stats, latest["waarde"].to_numpy(dtype="float64"), latest["gemeente"].to_numpy(dtype="float64"),
+                     latest["nederland"].to_numpy(dtype="float64"), latest["klasse_nederland"].to_numpy(dtype=object),
+                     digits, level_label.lower())
+    trends = _trends(latest, table, digits)
+    theme_key = (latest["region_code"] + "\x00" + latest["thema"].fillna("")).to_numpy(dtype=object)
+    first = np.r_[True, theme_key[1:] != theme_key[:-1]]
+    last = np.r_[theme_key[1:] != theme_key[:-1], True]
+    head = _template("profile_thead.html.j2").render(level_label=level_label)
+    theme = latest["thema"].fillna("").to_numpy(dtype=object)
+    periods = latest["periode"].to_numpy(dtype=np.int64)
+    out = np.empty(len(latest), dtype=object)
+    for i in range(len(latest)):
+        value = f["waarde"][i] + (f'<br><span class="ci">{f["ondergrens_95"][i]}–{f["bovengrens_95"][i]}</span>' if has_ci[i] else "")
+        out[i] = ((f"<h2>{_e(theme[i])}</h2>\n<table>{head}<tbody>\n" if first[i] else "")
+                  + f"<tr>{label[i]}{periods[i]}</span></th><td>{value}</td><td>{f['gemeente'][i]}</td><td>{f['nederland'][i]}</td>"
+                  f"<td>{d_gm[i]}</td><td>{d_nl[i]}</td>{c_gm[i]}{c_nl[i]}<td class=\"c\">{charts[i]}</td>"
+                  f'<td class="l">{trends[i]}</td></tr>\n' + ("</tbody></table>\n" if last[i] else ""))
+    return out
+
+
+def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_year: int, sources: list[str],
+                  spine: Spine | None = None, level_label: str = "Wijk") -> Iterator[tuple[str, str]]:
+    """Render the printable (A4) HTML profiles of many regions at once.
+
+    Parameters
+    ----------
+    table
+        :func:`profile_table` of the regions (every period: the latest is shown, earlier
+        waves feed the trend column).
+    pages
+        One dict per page: ``code``, ``name``, ``gemeentecode``, ``gemeente_name`` and
+        ``links`` (``[(href, text)]``); a region without rows gets a page without tables.
+    spine
+        From :func:`spine_stats` (national spread per series).
+
+    Yields
+    ------
+    tuple
+        ``(code, html)`` in the order of ``pages``.
+    """
+    mask = _latest_mask(table)
+    latest = table[mask].reset_index(drop=True)
+    rows = _rows_html(table, latest, spine or {}, level_label)
+    blocks = {code: (a, b) for code, a, b in _groups(latest)}
+    prio = _priority_items(_priority_frame(latest))
+    descriptive = table.groupby("region_code")["methode"].agg(lambda m: bool((m == "descriptive_z").all())).to_dict()
+    shell = _template("profile.html.j2")
+    for p in pages:
+        a, b = blocks.get(p["code"], (0, 0))
+        yield p["code"], shell.render(
+            code=p["code"], name=p["name"], level_label=level_label, gemeentecode=p["gemeentecode"],
+            gemeente_name=p["gemeente_name"], indeling_year=indeling_year, links=p["links"],
+            body=Markup("".join(rows[a:b])), priorities=Markup("".join(prio.get(p["code"], []))),
+            descriptive=descriptive.get(p["code"], True), descriptive_note=DESCRIPTIVE_NOTE, sources=sources)
+
+
 def profile_html(records: list[dict[str, Any]], *, code: str, name: str, level_label: str, gemeentecode: str,
-                 gemeente_name: str, indeling_year: int, back_href: str, csv_name: str,
-                 sources: list[str]) -> str:
-    """Render the printable (A4) HTML profile of one region from its records."""
-    themes: list[dict[str, Any]] = []
-    by_theme: dict[str, list[dict[str, Any]]] = {}
-    for r in _latest(records):
-        by_theme.setdefault(r["thema"], []).append(r)
-    for theme_label, rows in by_theme.items():
-        themes.append({"label": theme_label, "rows": [
-            {
-                "label": r["indicator"], "group": r["leeftijdsgroep"], "period": r["periode"],
-                "value": _fmt(r["waarde"], r["eenheid"]), "gemeente": _fmt(r["gemeente"], r["eenheid"]),
-                "nl": _fmt(r["nederland"], r["eenheid"]),
-                "diff_gemeente": _fmt_diff(r["verschil_gemeente"], r["eenheid"]),
-                "diff_nl": _fmt_diff(r["verschil_nederland"], r["eenheid"]),
-                "class_gemeente": r["klasse_gemeente"], "class_nl": r["klasse_nederland"],
-                "klasse_gemeente": CLASS_LABELS_NL.get(r["klasse_gemeente"], r["klasse_gemeente"]),
-                "klasse_nl": CLASS_LABELS_NL.get(r["klasse_nederland"], r["klasse_nederland"]),
-            }
-            for r in rows
-        ]})
-    prio = [
-        {
-            "label": r["indicator"], "group": r["leeftijdsgroep"], "period": r["periode"],
-            "value": _fmt(r["waarde"], r["eenheid"]),
-            "comparator_value": _fmt(r["gemeente"] if r["vs_gemeente"] else r["nederland"], r["eenheid"]),
-            "comparator": "(gemeente)" if r["vs_gemeente"] else "(Nederland)",
-            "klasse": CLASS_LABELS_NL.get(r["klasse_gemeente"] if r["vs_gemeente"] else r["klasse_nederland"], ""),
-        }
-        for r in priorities(records)
-    ]
-    return _env().get_template("profile.html.j2").render(
-        code=code, name=name, level_label=level_label, gemeentecode=gemeentecode,
-        gemeente_name=gemeente_name, indeling_year=indeling_year, back_href=back_href,
-        csv_name=csv_name, themes=themes, priorities=prio, descriptive_note=DESCRIPTIVE_NOTE,
-        sources=sources,
-    )
+                 gemeente_name: str, indeling_year: int, links: list[tuple[str, str]], sources: list[str],
+                 spine: Spine | None = None) -> str:
+    """The profile of one region from its records (see :func:`profile_pages`)."""
+    table = pd.DataFrame(records, columns=["region_code", *PROFILE_COLUMNS]).assign(region_code=code)
+    page = {"code": code, "name": name, "gemeentecode": gemeentecode, "gemeente_name": gemeente_name, "links": links}
+    return next(profile_pages(table, [page], indeling_year=indeling_year, sources=sources, spine=spine, level_label=level_label))[1]
+
+
+# ----------------------------------------------------------------------- gemeente page
+
+def wijk_summary(table: pd.DataFrame, key_indicators: list[str]) -> pd.DataFrame:
+    """Per region (index): key indicator values (18+, latest) and their class against the
+    gemeente (``<id>``, ``<id>__class``), the number of unfavourable deviations against the
+    gemeente (``n_bad``) and the top-3 priorities (``priorities``, labels joined by '; ')."""
+    latest = table[_latest_mask(table)]
+    key = latest[(latest["leeftijdsgroep"] == POPULATION_GROUPS["18+"]) & latest["indicator_id"].isin(key_indicators)]
+    values = key.pivot_table(index="region_code", columns="indicator_id", values="waarde", aggfunc="first", dropna=False)
+    classes = key.pivot_table(index="region_code", columns="indicator_id", values="klasse_gemeente", aggfunc="first")
+    out = pd.DataFrame(index=pd.Index(latest["region_code"].unique(), name="region_code"))
+    for k in key_indicators:
+        out[k] = values[k] if k in values else np.nan
+        out[f"{k}__class"] = classes[k] if k in classes else "not_compared"
+    bad = latest[latest["klasse_gemeente"].isin(list(_UNFAVOURABLE))]
+    out["n_bad"] = bad.groupby("region_code")["indicator_id"].nunique().reindex(out.index).fillna(0).astype(int)
+    top = _priority_frame(latest)
+    out["priorities"] = top.groupby("region_code")["indicator"].agg("; ".join).reindex(out.index).fillna("")
+    return out
+
+
+def gemeente_overview_html(
+    wijken: list[dict[str, Any]], summary: pd.DataFrame, *, code: str, name: str, indeling_year: int, map_href: str,
+    buurt_href: str | None, static_href: str | None, sources: list[str], key_indicators: list[str], indicators: pd.DataFrame,
+) -> tuple[str, list[list[Any]], list[str]]:
+    """A gemeente's overview: a sortable table of its wijken (``code``, ``name``,
+    ``has_geo``) with key indicators from :func:`wijk_summary`; plus the table as rows.
+
+    Returns
+    -------
+    tuple
+        ``(html, rows, header)``.
+    """
+    labels = dict(zip(indicators["indicator_id"].astype(str), indicators["label_nl"].astype(str), strict=True))
+    units = dict(zip(indicators["indicator_id"].astype(str), indicators["unit"].astype(str), strict=True))
+    keys = [k for k in key_indicators if k in labels]
+    header = ["wijk", "code", "op_kaart", *[f"{k} (18+)" for k in keys], "ongunstig_tov_gemeente", "grootste_afwijkingen"]
+    rows: list[list[Any]] = []
+    body: list[str] = []
+    for w in wijken:
+        s = summary.loc[w["code"]] if w["code"] in summary.index else None
+        cells = [f'<th scope="row" class="l" data-s="{html.escape(w["name"])}"><a href="{html.escape(w["code"])}.html">{html.escape(w["name"])}</a></th>',
+                 f'<td class="l">{html.escape(w["code"])}</td><td class="l">{"ja" if w["has_geo"] else "nee"}</td>']
+        row: list[Any] = [w["name"], w["code"], "ja" if w["has_geo"] else "nee"]
+        for k in keys:
+            v = None if s is None or _nan(s[k]) else float(s[k])
+            klass = str(s[f"{k}__class"]) if s is not None and isinstance(s[f"{k}__class"], str) else "not_compared"
+            cells.append(f'<td data-s="{"" if v is None else v}" class="k-{_e(klass)}">{_fmt([np.nan if v is None else v], unit_digits(units[k]))[0]}'
+                         f' <span class="mk" title="{_e(CLASS_LABELS_NL.get(klass, ""))}">{_e(CLASS_MARKS.get(klass, "?"))}</span></td>')
+            row.append(v)
+        n_bad = 0 if s is None else int(s["n_bad"])
+        prio = "" if s is None else str(s["priorities"])
+        cells.append(f'<td data-s="{n_bad}">{n_bad}</td><td class="l">{html.escape(prio)}</td>')
+        rows.append([*row, n_bad, prio])
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    marks = [(CLASS_MARKS[c], CLASS_LABELS_NL[c]) for c in ("much_worse", "worse", "similar", "better", "much_better", "not_compared")]
+    page = _template("gemeente.html.j2").render(
+        code=code, name=name, indeling_year=indeling_year, map_href=map_href, buurt_href=buurt_href, static_href=static_href,
+        keys=[labels[k] for k in keys], rows=Markup("\n".join(body)), n=len(wijken), sources=sources,
+        descriptive_note=DESCRIPTIVE_NOTE, marks=marks)
+    return page, rows, header

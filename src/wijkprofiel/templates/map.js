@@ -1,42 +1,220 @@
-/* wijkprofiel map controller: restyles one GeoJSON layer from a compact payload.
-   Every string from data reaches the page through esc() or textContent. */
+/* wijkprofiel map controller.
+   Decodes the compact payload (shared-arc geometry, fixed-width series strings), draws one
+   polygon per area and restyles them when the user picks an indicator, year, age group or
+   comparator. Every string from data reaches the page through esc() or textContent. */
 (function () {
   "use strict";
+  var ARC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  var ARC_LUT = new Int16Array(128), VAL_LUT = new Int16Array(128), VAL_BASE = 0;
+  (function () {
+    var i;
+    for (i = 0; i < ARC.length; i++) ARC_LUT[ARC.charCodeAt(i)] = i;
+    for (i = 32; i < 127; i++) {
+      var c = String.fromCharCode(i);
+      if ('"\\<>&'.indexOf(c) < 0) VAL_LUT[i] = VAL_BASE++;
+    }
+  })();
+  var HATCH = {missing: "url(#wp-hatch-missing)", suppressed: "url(#wp-hatch-suppressed)"};
+
   function esc(s) {
-    return String(s).replace(/[&<>"'`=\/]/g, function (c) {
-      return "&#" + c.charCodeAt(0) + ";";
-    });
+    return String(s).replace(/[&<>"'`=\/]/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; });
   }
-  function fmt(v, unit) {
+  function varints(str) {
+    var out = [], shift = 0, res = 0;
+    for (var i = 0; i < str.length; i++) {
+      var d = ARC_LUT[str.charCodeAt(i)];
+      res += (d & 31) * Math.pow(2, shift);
+      if (d & 32) { shift += 5; continue; }
+      out.push(res % 2 ? -(res + 1) / 2 : res / 2);
+      shift = 0; res = 0;
+    }
+    return out;
+  }
+  function fixed(str, w) {
+    var n = str.length / w, out = new Int32Array(n);
+    for (var i = 0, p = 0; i < n; i++) {
+      var v = 0;
+      for (var j = 0; j < w; j++) v = v * VAL_BASE + VAL_LUT[str.charCodeAt(p++)];
+      out[i] = v;
+    }
+    return out;
+  }
+  function decodeValues(spec) {
+    var codes = fixed(spec[3], spec[2]), f = Math.pow(10, spec[0]), n = codes.length;
+    var v = new Array(n), sup = new Uint8Array(n);
+    for (var i = 0; i < n; i++) {
+      var c = codes[i];
+      if (c === 0) v[i] = null;
+      else if (c === 1) { v[i] = null; sup[i] = 1; }
+      else v[i] = (c - 2 + spec[1]) / f;
+    }
+    return {v: v, sup: sup};
+  }
+  function decodeGeo(geo) {
+    var f = Math.pow(10, geo.q), x = geo.o[0], y = geo.o[1];
+    var arcs = geo.arcs ? geo.arcs.split(";").map(function (s) {
+      var d = varints(s), pts = new Array(d.length / 2);
+      for (var i = 0; i < d.length; i += 2) { x += d[i]; y += d[i + 1]; pts[i / 2] = [y / f, x / f]; }
+      return pts;
+    }) : [];
+    var prev = 0;
+    var areas = geo.areas.map(function (text) {
+      return text.split(";").map(function (poly) {
+        return poly.split(",").map(function (ring) {
+          var pts = [];
+          varints(ring).forEach(function (v) {
+            var rev = ((v % 2) + 2) % 2, i = prev + (v - rev) / 2;
+            prev = i;
+            var seg = rev ? arcs[i].slice().reverse() : arcs[i];
+            pts = pts.length ? pts.concat(seg.slice(1)) : seg.slice();
+          });
+          return pts;
+        });
+      });
+    });
+    var outlines = geo.outlines.map(function (text) {
+      var i = 0;
+      return varints(text).map(function (d) { i += d; return arcs[i]; });
+    });
+    return {areas: areas, outlines: outlines};
+  }
+  function fmt(v, ind) {
     if (v === null || v === undefined || Number.isNaN(v)) return "geen gegevens";
-    var digits = unit === "%" ? 1 : 0;
-    var s = Number(v).toLocaleString("nl-NL", {minimumFractionDigits: digits, maximumFractionDigits: digits});
-    if (unit === "%") return s + "%";
-    if (unit && unit.indexOf("euro") === 0) return "€ " + s;
+    var s = Number(v).toLocaleString("nl-NL", {minimumFractionDigits: ind.digits, maximumFractionDigits: ind.digits});
+    if (ind.unit === "%") return s + "%";
+    if (ind.unit.indexOf("euro") === 0) return "€ " + s;
     return s;
   }
-  function fmtDiff(v, unit) {
-    if (v === null || v === undefined || Number.isNaN(v)) return "–";
+  function fmtDiff(v, ind) {
     var sign = v > 0 ? "+" : (v < 0 ? "−" : "±");
-    var abs = Math.abs(v);
-    var digits = unit === "%" ? 1 : 0;
-    var s = abs.toLocaleString("nl-NL", {minimumFractionDigits: digits, maximumFractionDigits: digits});
-    return sign + (unit && unit.indexOf("euro") === 0 ? "€ " : "") + s + (unit === "%" ? " procentpunt" : "");
+    var s = Math.abs(v).toLocaleString("nl-NL", {minimumFractionDigits: ind.digits, maximumFractionDigits: ind.digits});
+    return sign + (ind.unit.indexOf("euro") === 0 ? "€ " : "") + s + (ind.unit === "%" ? " procentpunt" : "");
   }
 
-  function WijkprofielMap(map, layer, P) {
-    var state = {series: P.default_series, comparator: P.comparators[0]};
-    var panel = document.getElementById("wp-panel");
-    var indSel = document.getElementById("wp-indicator");
-    var perSel = document.getElementById("wp-period");
-    var grpSel = document.getElementById("wp-group");
-    var legend = document.getElementById("wp-legend");
-    var title = document.getElementById("wp-map-title");
+  function WijkprofielMap(map, P) {
+    var state = {series: P.default_series, comparator: P.comparators[0], sort: {col: 0, dir: 1}};
+    var el = function (id) { return document.getElementById(id); };
+    var indSel = el("wp-indicator"), perSel = el("wp-period"), grpSel = el("wp-group");
+    var legend = el("wp-legend"), title = el("wp-map-title"), box = el("wp-table-box");
+    var C = P.classes, cache = {}, nF = P.codes.length, multiParent = P.parents && P.parents.length > 1;
 
-    function seriesFor(ind, period, group) {
+    function S(s) {
+      if (cache[s]) return cache[s];
+      var d = decodeValues(P.val[s]), cls = P.cls[s], pal = cls[0], n = pal.length;
+      var codes = fixed(cls[2], cls[1]), cnl = new Int8Array(nF), cgm = new Int8Array(nF);
+      for (var i = 0; i < nF; i++) {
+        if (P.parents) { cnl[i] = pal[Math.floor(codes[i] / n)]; cgm[i] = pal[codes[i] % n]; }
+        else { cnl[i] = pal[codes[i]]; cgm[i] = cnl[i]; }
+      }
+      d.cnl = cnl; d.cgm = cgm;
+      var m = P.mth[s];
+      d.method = typeof m === "number" ? function () { return m; } : (function (a) { return function (k) { return a[k]; }; })(fixed(m[1], m[0]));
+      if (P.ci && P.ci[s]) { d.lo = decodeValues(P.ci[s][0]).v; d.hi = decodeValues(P.ci[s][1]).v; }
+      if (P.pval) d.pv = decodeValues(P.pval[s]).v;
+      cache[s] = d;
+      return d;
+    }
+    function info(k, s) {
+      s = s === undefined ? state.series : s;
+      var d = S(s), x = P.series[s], ind = P.indicators[x[0]], gmc = state.comparator === "gemeente";
+      var pv = d.pv ? d.pv[P.parent[k]] : null, nl = P.nl[s], v = d.v[k];
+      var comp = gmc ? pv : nl, c = gmc ? d.cgm[k] : d.cnl[k], method = P.methods[d.method(k)];
+      return {k: k, name: P.names[k], code: P.codes[k], ind: ind, period: x[1], group: P.groups[x[2]],
+              value: v, suppressed: !!d.sup[k], lo: d.lo ? d.lo[k] : null, hi: d.hi ? d.hi[k] : null,
+              gemeente: pv, gemeente_name: P.parents ? P.parents[P.parent[k]][1] : null, nl: nl,
+              diff: (v !== null && comp !== null && comp !== undefined) ? Math.round((v - comp) * 1e6) / 1e6 : null,
+              cls: c, class_id: C.ids[c], method: method[0], phrase: phrase(c, method[1], gmc)};
+    }
+    function phrase(c, kind, gmc) {
+      var target = gmc ? "de gemeente" : "Nederland", id = C.ids[c], label = C.labels[c];
+      if (id === "not_compared") return "geen vergelijking mogelijk";
+      var core = id === "similar" ? "vergelijkbaar met " + target : label + " dan " + target;
+      if (kind === "significance") return id === "similar" ? "niet significant verschillend van " + target : "significant " + core;
+      return "beschrijvend: " + core;
+    }
+    function valueText(r) {
+      if (r.value === null) return r.suppressed ? "onderdrukt (te kleine aantallen)" : "geen gegevens";
+      return fmt(r.value, r.ind);
+    }
+    function ciText(r) {
+      return (r.lo !== null && r.hi !== null) ? fmt(r.lo, r.ind) + " – " + fmt(r.hi, r.ind) : "";
+    }
+    function style(k) {
+      var d = S(state.series);
+      if (d.v[k] === null) {
+        return {fillColor: d.sup[k] ? HATCH.suppressed : HATCH.missing, fillOpacity: 1, color: "#666666", weight: 0.6};
+      }
+      var c = state.comparator === "gemeente" ? d.cgm[k] : d.cnl[k];
+      return {fillColor: C.colors[c], fillOpacity: 0.85, color: "#555555", weight: 0.5};
+    }
+    function tooltip(k) {
+      var r = info(k), gmc = state.comparator === "gemeente", ci = ciText(r);
+      var lines = [
+        "<strong data-f='name'>" + esc(r.name) + "</strong> <span class='wp-code' data-f='code'>" + esc(r.code) + "</span>" +
+          (multiParent ? " <span class='wp-code'>· " + esc(r.gemeente_name) + "</span>" : ""),
+        esc(r.ind.label) + " (" + esc(r.group) + ", " + esc(r.period) + ")",
+        "Waarde: <strong data-f='value'>" + esc(valueText(r)) + "</strong>" +
+          (ci ? " <span data-f='ci'>(95%-interval " + esc(ci) + ")</span>" : "")
+      ];
+      if (P.pval) lines.push("Gemeente" + (r.gemeente_name ? " " + esc(r.gemeente_name) : "") + ": <span data-f='gemeente'>" + esc(fmt(r.gemeente, r.ind)) + "</span>");
+      lines.push("Nederland: <span data-f='nl'>" + esc(fmt(r.nl, r.ind)) + "</span>");
+      if (r.diff !== null) {
+        lines.push("Verschil met " + (gmc ? "gemeente" : "Nederland") + ": <span data-f='diff'>" + esc(fmtDiff(r.diff, r.ind)) + "</span>");
+      }
+      lines.push("Klasse: <strong data-f='class'>" + esc(r.phrase) + "</strong> (" + esc(C.marks[r.cls]) + ")");
+      lines.push("<span class='wp-source'>Bron: " + esc(r.ind.source) + ", " + esc(r.period) + "</span>");
+      return lines.join("<br>");
+    }
+
+    // ---------------------------------------------------------------- layers
+    var geo = decodeGeo(P.geo), layers = new Array(nF), group = L.featureGroup();
+    for (var k = 0; k < nF; k++) {
+      var rings = geo.areas[k];
+      var l = L.polygon(rings.length === 1 ? rings[0] : rings, {className: "wp-area", bubblingMouseEvents: false});
+      l.wpK = k;
+      layers[k] = l;
+      group.addLayer(l);
+    }
+    group.addTo(map);
+    map.createPane("wp-outlines").style.zIndex = 450;
+    map.getPane("wp-outlines").style.pointerEvents = "none";
+    var outlineRenderer = L.svg({pane: "wp-outlines"});
+    var roles = P.outline_roles || [];
+    [0, 2, 1].forEach(function (role) {
+      var lines = [];
+      geo.outlines.forEach(function (o, i) { if ((roles[i] || 0) === role) lines = lines.concat(o); });
+      if (lines.length) {
+        L.polyline(lines, {renderer: outlineRenderer, interactive: false, className: "wp-outline wp-outline-" + role,
+                           color: ["#555555", "#111111", "#222222"][role], weight: [1, 2.2, 1.2][role],
+                           opacity: [0.7, 0.9, 0.8][role]}).addTo(map);
+      }
+    });
+    // highlight drawn in the (non-interactive) outline pane: no DOM reordering under the cursor
+    var highlight = L.polygon([], {renderer: outlineRenderer, interactive: false, fill: false, color: "#000000",
+                                   weight: 3, className: "wp-highlight"}).addTo(map);
+    function hilite(l) { highlight.setLatLngs(l ? l.getLatLngs() : []); }
+    layers.forEach(function (l) {
+      l.bindTooltip(function () { return tooltip(l.wpK); }, {sticky: true});
+      l.on("mouseover", function () { hilite(l); });
+      l.on("mouseout", function () { hilite(null); });
+    });
+    var focusable = nF <= 200;
+    if (focusable) {
+      layers.forEach(function (l) {
+        var p = l.getElement();
+        if (!p) return;
+        p.setAttribute("tabindex", "0");
+        p.setAttribute("role", "img");
+        p.addEventListener("focus", function () { l.openTooltip(l.getBounds().getCenter()); hilite(l); });
+        p.addEventListener("blur", function () { l.closeTooltip(); hilite(null); });
+      });
+    }
+
+    // -------------------------------------------------------------- controls
+    function seriesFor(ind, period, grp) {
       for (var s = 0; s < P.series.length; s++) {
         var x = P.series[s];
-        if (x[0] === ind && x[1] === period && x[2] === group) return s;
+        if (x[0] === ind && x[1] === period && x[2] === grp) return s;
       }
       return -1;
     }
@@ -50,14 +228,10 @@
         sel.appendChild(o);
       });
     }
-    function buildIndicatorSelect() {
-      var byTheme = {};
-      var used = {};
+    (function buildIndicatorSelect() {
+      var byTheme = {}, used = {};
       P.series.forEach(function (x) { used[x[0]] = true; });
-      P.indicators.forEach(function (ind, i) {
-        if (!used[i]) return;
-        (byTheme[ind.theme] = byTheme[ind.theme] || []).push(i);
-      });
+      P.indicators.forEach(function (ind, i) { if (used[i]) (byTheme[ind.theme] = byTheme[ind.theme] || []).push(i); });
       P.themes.forEach(function (th) {
         if (!byTheme[th[0]]) return;
         var g = document.createElement("optgroup");
@@ -70,11 +244,10 @@
         });
         indSel.appendChild(g);
       });
-    }
+    })();
     function syncSelectors() {
-      var cur = P.series[state.series];
+      var cur = P.series[state.series], periods = [], groups = [];
       indSel.value = String(cur[0]);
-      var periods = [], groups = [];
       P.series.forEach(function (x) {
         if (x[0] !== cur[0]) return;
         if (periods.indexOf(x[1]) < 0) periods.push(x[1]);
@@ -84,96 +257,142 @@
       fillSelect(perSel, periods.map(function (p) { return [p, String(p)]; }), cur[1]);
       fillSelect(grpSel, groups.map(function (g) { return [g, P.groups[g]]; }), cur[2]);
     }
-    function classOf(s, f) {
-      var arr = state.comparator === "gemeente" ? P.class_gm[s] : P.class_nl[s];
-      return arr[f];
-    }
-    function style(feature) {
-      var f = feature.properties.k;
-      var c = classOf(state.series, f);
-      var missing = P.values[state.series][f] === null;
-      return {
-        fillColor: P.class_colors[c], fillOpacity: missing ? 0.35 : 0.8,
-        color: missing ? "#777777" : "#444444", weight: missing ? 1 : 0.7,
-        dashArray: missing ? "3 3" : null
-      };
-    }
-    function tooltip(f) {
-      var s = state.series, x = P.series[s], ind = P.indicators[x[0]];
-      var v = P.values[s][f], gm = P.gm_values ? P.gm_values[s][f] : null, nl = P.nl_values[s];
-      var c = classOf(s, f);
-      var comp = state.comparator === "gemeente" ? gm : nl;
-      var lines = [
-        "<strong>" + esc(P.names[f]) + "</strong> <span class='wp-code'>" + esc(P.codes[f]) + "</span>",
-        esc(ind.label) + " (" + esc(P.groups[x[2]]) + ", " + esc(x[1]) + ")",
-        "Waarde: <strong>" + esc(fmt(v, ind.unit)) + "</strong>" +
-          (P.suppressed && P.suppressed[s][f] ? " (onderdrukt: te kleine aantallen)" : ""),
-      ];
-      if (P.gm_values) lines.push("Gemeente: " + esc(fmt(gm, ind.unit)));
-      lines.push("Nederland: " + esc(fmt(nl, ind.unit)));
-      if (v !== null && comp !== null) {
-        lines.push("Verschil met " + (state.comparator === "gemeente" ? "gemeente" : "Nederland") + ": " +
-          esc(fmtDiff(v - comp, ind.unit)));
-      }
-      lines.push("Klasse: <strong>" + esc(P.class_labels[c]) + "</strong>" +
-        (c !== 0 && P.descriptive ? " <em>(beschrijvend, geen significantietoets)</em>" : ""));
-      lines.push("<span class='wp-source'>Bron: " + esc(ind.source) + "</span>");
-      return lines.join("<br>");
+    function swatch(fill, text, count) {
+      var row = document.createElement("div"), ns = "http://www.w3.org/2000/svg";
+      var svg = document.createElementNS(ns, "svg"), rect = document.createElementNS(ns, "rect");
+      svg.setAttribute("width", "16"); svg.setAttribute("height", "14"); svg.setAttribute("class", "wp-swatch");
+      svg.setAttribute("aria-hidden", "true");
+      rect.setAttribute("x", "0.5"); rect.setAttribute("y", "0.5"); rect.setAttribute("width", "15"); rect.setAttribute("height", "13");
+      rect.setAttribute("fill", fill); rect.setAttribute("stroke", "#555555");
+      svg.appendChild(rect); row.appendChild(svg);
+      var t = document.createElement("span");
+      t.textContent = text + (count !== undefined ? " (" + count + ")" : "");
+      row.appendChild(t);
+      legend.appendChild(row);
     }
     function drawLegend() {
-      var x = P.series[state.series], ind = P.indicators[x[0]];
+      var x = P.series[state.series], ind = P.indicators[x[0]], d = S(state.series), gmc = state.comparator === "gemeente";
+      var counts = {}, missing = 0, suppressed = 0, significance = false;
+      for (var k = 0; k < nF; k++) {
+        if (d.v[k] === null) { if (d.sup[k]) suppressed++; else missing++; continue; }
+        var c = gmc ? d.cgm[k] : d.cnl[k];
+        counts[c] = (counts[c] || 0) + 1;
+        if (P.methods[d.method(k)][1] === "significance") significance = true;
+      }
       while (legend.firstChild) legend.removeChild(legend.firstChild);
       var h = document.createElement("div");
       h.className = "wp-legend-title";
-      h.textContent = (state.comparator === "gemeente" ? "t.o.v. gemeente" : "t.o.v. Nederland") +
-        (P.descriptive ? " — beschrijvende klassen" : "");
+      h.textContent = (gmc ? "Vergeleken met de gemeente" : "Vergeleken met Nederland") +
+        (significance ? " — getoetst (95%-betrouwbaarheidsinterval)" : " — beschrijvende klassen, geen significantietoets");
       legend.appendChild(h);
-      var keys = ind.polarity === "neutral" ? P.legend_neutral : P.legend_polar;
-      keys.forEach(function (c) {
-        var row = document.createElement("div");
-        var sw = document.createElement("span");
-        sw.className = "wp-swatch";
-        sw.style.background = P.class_colors[c];
-        var t = document.createElement("span");
-        t.textContent = P.class_labels[c] + " (" + P.class_marks[c] + ")";
-        row.appendChild(sw); row.appendChild(t);
-        legend.appendChild(row);
+      (ind.polarity === "neutral" ? P.legend_neutral : P.legend_polar).forEach(function (c) {
+        swatch(C.colors[c], C.labels[c] + " (" + C.marks[c] + ")", counts[c] || 0);
       });
-      if (P.descriptive) {
+      if (counts[0]) swatch(P.missing_color, "geen vergelijking mogelijk (" + C.marks[0] + ")", counts[0]);
+      swatch(HATCH.missing, "geen gegevens (gearceerd)", missing);
+      swatch(HATCH.suppressed, "onderdrukt: te kleine aantallen (kruisarcering)", suppressed);
+      if (!significance) {
         var note = document.createElement("div");
         note.className = "wp-note";
         note.textContent = P.descriptive_note;
         legend.appendChild(note);
       }
+      var src = document.createElement("div");
+      src.className = "wp-source";
+      src.textContent = "Bron: " + ind.source + " (" + x[1] + ")" + (P.geometry_note ? ". " + P.geometry_note : "");
+      legend.appendChild(src);
       title.textContent = ind.label + " · " + P.groups[x[2]] + " · " + x[1];
     }
-    function redraw() {
-      layer.setStyle(style);
-      layer.eachLayer(function (l) {
-        if (l.isTooltipOpen && l.isTooltipOpen()) l.setTooltipContent(tooltip(l.feature.properties.k));
+
+    // ----------------------------------------------------------------- table
+    function columns() {
+      var gmc = state.comparator === "gemeente", cols = [
+        {h: P.level_label, f: function (r) { return r.name; }},
+        {h: "Code", f: function (r) { return r.code; }}];
+      if (multiParent) cols.push({h: "Gemeente", f: function (r) { return r.gemeente_name; }});
+      cols.push({h: "Waarde", f: valueText, n: function (r) { return r.value; }});
+      if (P.ci && P.ci[state.series]) cols.push({h: "95%-interval", f: ciText});
+      if (P.pval) cols.push({h: "Waarde gemeente", f: function (r) { return fmt(r.gemeente, r.ind); }, n: function (r) { return r.gemeente; }});
+      cols.push({h: "Nederland", f: function (r) { return fmt(r.nl, r.ind); }, n: function (r) { return r.nl; }});
+      cols.push({h: "Verschil met " + (gmc ? "gemeente" : "Nederland"), f: function (r) { return r.diff === null ? "–" : fmtDiff(r.diff, r.ind); }, n: function (r) { return r.diff; }});
+      cols.push({h: "Klasse (" + (gmc ? "t.o.v. gemeente" : "t.o.v. Nederland") + ")", f: function (r) { return C.marks[r.cls] + " " + r.phrase; }});
+      return cols;
+    }
+    function buildTable() {
+      if (box.hidden) return;
+      var cols = columns(), rows = [], k, tbl = el("wp-table");
+      for (k = 0; k < nF; k++) rows.push(info(k));
+      var sc = cols[Math.min(state.sort.col, cols.length - 1)], dir = state.sort.dir;
+      rows.sort(function (a, b) {
+        var x = sc.n ? sc.n(a) : sc.f(a), y = sc.n ? sc.n(b) : sc.f(b);
+        if (x === null || x === undefined) return 1;
+        if (y === null || y === undefined) return -1;
+        return (typeof x === "number" ? x - y : String(x).localeCompare(String(y), "nl")) * dir;
       });
+      var cur = P.series[state.series], ind = P.indicators[cur[0]];
+      el("wp-table-caption").textContent = ind.label + " · " + P.groups[cur[2]] + " · " + cur[1] + " — " + nF + " gebieden";
+      var thead = tbl.tHead, tbody = tbl.tBodies[0];
+      while (thead.firstChild) thead.removeChild(thead.firstChild);
+      while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+      var tr = document.createElement("tr");
+      cols.forEach(function (c, i) {
+        var th = document.createElement("th"), b = document.createElement("button");
+        th.scope = "col";
+        if (i === state.sort.col) th.setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
+        b.type = "button";
+        b.textContent = c.h + (i === state.sort.col ? (dir > 0 ? " ▲" : " ▼") : "");
+        b.addEventListener("click", function () {
+          state.sort = {col: i, dir: state.sort.col === i ? -state.sort.dir : 1};
+          buildTable();
+        });
+        th.appendChild(b); tr.appendChild(th);
+      });
+      thead.appendChild(tr);
+      var frag = document.createDocumentFragment();
+      rows.forEach(function (r) {
+        var row = document.createElement("tr");
+        row.setAttribute("data-code", r.code);
+        cols.forEach(function (c, i) {
+          var td = document.createElement(i === 0 ? "th" : "td");
+          if (i === 0) td.scope = "row";
+          td.textContent = c.f(r);
+          row.appendChild(td);
+        });
+        frag.appendChild(row);
+      });
+      tbody.appendChild(frag);
+    }
+    function toggleTable(show) {
+      box.hidden = !show;
+      el("wp-table-toggle").setAttribute("aria-expanded", show ? "true" : "false");
+      el("wp-table-toggle").textContent = show ? "Verberg tabel" : "Toon tabel";
+      buildTable();
+    }
+
+    function redraw() {
+      layers.forEach(function (l) {
+        l.setStyle(style(l.wpK));
+        if (l.isTooltipOpen()) l.setTooltipContent(tooltip(l.wpK));
+      });
+      if (focusable) {
+        layers.forEach(function (l) {
+          var p = l.getElement(), r = info(l.wpK);
+          if (p) p.setAttribute("aria-label", r.name + ": " + valueText(r) + ", " + r.phrase);
+        });
+      }
       drawLegend();
+      buildTable();
       document.body.setAttribute("data-wp-series", String(state.series));
       document.body.setAttribute("data-wp-comparator", state.comparator);
     }
-    layer.eachLayer(function (l) {
-      l.bindTooltip(function () { return tooltip(l.feature.properties.k); }, {sticky: true});
-      l.on("mouseover", function () { l.setStyle({weight: 2.5, color: "#000000"}); });
-      l.on("mouseout", function () { layer.resetStyle(l); l.setStyle(style(l.feature)); });
-      l.on("keypress", function () { l.openTooltip(); });
-    });
-    buildIndicatorSelect();
-    syncSelectors();
     indSel.addEventListener("change", function () {
-      var i = Number(indSel.value), cur = P.series[state.series];
-      var s = seriesFor(i, cur[1], cur[2]);
+      var i = Number(indSel.value), cur = P.series[state.series], s = seriesFor(i, cur[1], cur[2]);
       if (s < 0) { for (var k = P.series.length - 1; k >= 0; k--) { if (P.series[k][0] === i) { s = k; break; } } }
       state.series = s; syncSelectors(); redraw();
     });
     perSel.addEventListener("change", function () {
-      var cur = P.series[state.series];
-      var s = seriesFor(cur[0], Number(perSel.value), cur[2]);
-      if (s < 0) { for (var k = 0; k < P.series.length; k++) { if (P.series[k][0] === cur[0] && P.series[k][1] === Number(perSel.value)) { s = k; break; } } }
+      var cur = P.series[state.series], p = Number(perSel.value), s = seriesFor(cur[0], p, cur[2]);
+      if (s < 0) { for (var k = 0; k < P.series.length; k++) { if (P.series[k][0] === cur[0] && P.series[k][1] === p) { s = k; break; } } }
       state.series = s; syncSelectors(); redraw();
     });
     grpSel.addEventListener("change", function () {
@@ -183,14 +402,47 @@
     Array.prototype.forEach.call(document.querySelectorAll("input[name=wp-comparator]"), function (r) {
       r.addEventListener("change", function () { if (r.checked) { state.comparator = r.value; redraw(); } });
     });
-    if (P.bounds) map.fitBounds(P.bounds, {paddingTopRight: [350, 10], paddingBottomLeft: [10, 40]});
+    el("wp-table-toggle").addEventListener("click", function () { toggleTable(box.hidden); });
+    el("wp-table-close").addEventListener("click", function () { toggleTable(false); el("wp-table-toggle").focus(); });
+    var basemap = null;
+    el("wp-basemap").addEventListener("change", function (e) {
+      if (e.target.checked) {
+        basemap = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+          {maxZoom: 19, attribution: "&copy; OpenStreetMap-bijdragers"}).addTo(map);
+      } else if (basemap) { map.removeLayer(basemap); basemap = null; }
+    });
+
+    map.options.zoomSnap = 0.25;
+    map.fitBounds(P.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [Math.min(350, map.getSize().x / 3), 10], animate: false});
+    syncSelectors();
     redraw();
-    window.wijkprofiel = {state: state, layer: layer, payload: P, redraw: redraw,
-      select: function (i, period, group, comparator) {
-        var s = seriesFor(i, period, group); if (s >= 0) state.series = s;
-        if (comparator) state.comparator = comparator; syncSelectors(); redraw(); return s;
-      }};
-    panel.setAttribute("data-ready", "1");
+    var api = {state: state, payload: P, map: map, layers: layers, info: info, redraw: redraw, ready: false,
+      select: function (i, period, grp, comparator) {
+        var s = seriesFor(i, period, grp);
+        if (s >= 0) state.series = s;
+        if (comparator) {
+          state.comparator = comparator;
+          Array.prototype.forEach.call(document.querySelectorAll("input[name=wp-comparator]"), function (r) { r.checked = r.value === comparator; });
+        }
+        syncSelectors(); redraw(); return s;
+      },
+      showTable: toggleTable};
+    window.wijkprofiel = api;
+    el("wp-panel").setAttribute("data-ready", "1");
+    requestAnimationFrame(function () { api.drawnAt = performance.now(); api.ready = true; });
   }
+  WijkprofielMap.boot = function (map, P) {
+    if (!P.gz) { new WijkprofielMap(map, P); return; }
+    if (!window.DecompressionStream) {
+      var t = document.getElementById("wp-map-title");
+      t.textContent = "Deze kaart vraagt een recentere browser (Edge of Chrome 80+, Firefox 113+, Safari 16.4+).";
+      return;
+    }
+    var bin = atob(P.gz), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text()
+      .then(function (text) { new WijkprofielMap(map, JSON.parse(text)); })
+      .catch(function (e) { document.getElementById("wp-map-title").textContent = "Kaartgegevens konden niet worden gelezen."; throw e; });
+  };
   window.WijkprofielMap = WijkprofielMap;
 })();
