@@ -303,8 +303,8 @@ def evil(national: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> 
             if table not in present:
                 continue
             where = {"regions": region_filter,
-                     "observations": f"region_code IN (SELECT region_code FROM regions WHERE {region_filter}) AND indeling_year = 2020",
-                     "comparisons": f"region_code IN (SELECT region_code FROM regions WHERE {region_filter}) AND indeling_year = 2020",
+                     "observations": f"region_code IN (SELECT region_code FROM regions WHERE {region_filter}) AND indeling_year = 2020",  # noqa: S608 - constant test fragments
+                     "comparisons": f"region_code IN (SELECT region_code FROM regions WHERE {region_filter}) AND indeling_year = 2020",  # noqa: S608 - constant test fragments
                      "quarantine": "false", "harmonisation_report": "false"}.get(table, "true")
             frames[table] = src.execute(f"SELECT * FROM {table} WHERE {where}").df()  # noqa: S608 - names from TABLES
     regions = frames["regions"]
