@@ -231,7 +231,7 @@ def test_comparisons_faults(loaded: build.Loaded, comparisons: pd.DataFrame) -> 
     bad = publish.copy()
     bad["diff_nl"] = bad["diff_nl"].to_numpy().copy()
     bad.iloc[0, bad.columns.get_loc("diff_nl")] += 0.5
-    bad["class_method"] = bad["class_method"].cat.add_categories(["significance_95"])
+    bad["class_method"] = bad["class_method"].astype(str)  # plain strings: any method value can be injected
     bad.iloc[1, bad.columns.get_loc("class_method")] = "significance_95"
     bad["class_nl"] = bad["class_nl"].astype(str)
     bad.iloc[2, bad.columns.get_loc("class_nl")] = "rampzalig"
