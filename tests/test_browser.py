@@ -246,6 +246,8 @@ def test_national_wijk_map_time_to_polygons(session: Session, national: dict[str
     assert "Rotterdam" in session.page.locator(".leaflet-tooltip").last.inner_text()
     assert _number(tip["gemeente"]) == pytest.approx(_comparison(con, "WK059903")["gemeente_value"], abs=0.05)
     assert session.page.locator("path.wp-outline").count() >= 1
+    assert session.page.locator("path.wp-nogeo").count() >= 1, "gemeenten without wijk geometry are dotted"
+    assert "niet op de kaart" in session.page.locator("#wp-legend").inner_text()
     session.check()
 
 
@@ -257,6 +259,35 @@ def test_national_gemeente_map(session: Session, national: dict[str, Any], con: 
     assert _number(tip["value"]) == pytest.approx(db["value"], abs=0.05)
     assert "gemeente" not in tip
     session.shot("nederland_gemeenten")
+    session.check()
+
+
+def test_basemap_is_off_by_default_and_optional(session: Session, national: dict[str, Any]) -> None:
+    page = session.page
+    session.open_map(Path(national["maps"]) / "gemeenten" / "GM0599.html")
+    session.check()  # nothing left file:// so far
+    assert not page.is_checked("#wp-basemap")
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000b49444154789c63600002000005"
+                        "00017a5eab3f0000000049454e44ae426082")  # 1×1 transparent PNG
+    page.route("https://tile.openstreetmap.org/**", lambda route: route.fulfill(status=200, content_type="image/png", body=png))
+    fills = _fills(session)
+    page.check("#wp-basemap")
+    page.wait_for_function("document.querySelectorAll('.leaflet-tile-pane img').length > 0")
+    assert any(u.startswith("https://tile.openstreetmap.org/") for u in session.requests), "tiles only on request"
+    assert _fills(session) == fills, "same classes with the basemap"
+    page.uncheck("#wp-basemap")
+    assert page.locator(".leaflet-tile-pane img").count() == 0
+
+
+def test_class_phrases_in_browser_equal_python(session: Session, national: dict[str, Any]) -> None:
+    from wijkprofiel.maps import CLASS_METHODS, CLASS_ORDER
+
+    session.open_map(Path(national["maps"]) / "gemeenten" / "GM0233.html")
+    for klass in CLASS_ORDER:
+        for method in CLASS_METHODS:
+            for comparator in ("nl", "gemeente"):
+                js = session.page.evaluate("([c, m, k]) => window.wijkprofiel.phrase(c, m, k)", [klass, method, comparator])
+                assert js == class_phrase(klass, method, comparator)
     session.check()
 
 

@@ -184,6 +184,17 @@ def test_national_wijk_geometry_is_a_coverage(maps: Path) -> None:
     assert shared > 0.6 * len(uses), "most arcs are borders shared by two wijken, stored once"
 
 
+def test_areas_without_wijk_geometry_are_drawn_as_such(maps: Path) -> None:
+    p = _payload(maps / "nederland_wijken_2020.html")
+    bases = webgeom.decode_topology(p["geo"], "bases")
+    dam = shapely.Point(4.8932, 52.3731)  # Amsterdam: no 2020 wijk code on the 2024 wijkkaart
+    assert any(b.contains(dam) for b in bases)
+    areas = webgeom.decode_topology(p["geo"])
+    assert not any(a.contains(dam) for a in areas)
+    rotterdam = _payload(maps / "gemeenten" / "GM0599.html")
+    assert rotterdam["outline_roles"][0] == 1 and len(rotterdam["geo"]["outlines"]) > 1
+
+
 def test_map_sizes_within_budget(national: dict[str, Any], maps: Path) -> None:
     sizes = {str(p.relative_to(maps)): p.stat().st_size for p in maps.rglob("*.html") if "profielen" not in p.parts}
     gemeente = [v for k, v in sizes.items() if k.startswith("gemeenten/")]

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from wijkprofiel.errors import PublishError
 from wijkprofiel.indicators import POPULATION_GROUPS, THEMES
+from wijkprofiel.webgeom import VALUE_ALPHABET, decode_fixed, encode_fixed, encode_rows, widths_for
 
 __all__ = [
     "CLASS_ORDER", "CLASS_LABELS_NL", "CLASS_COLORS", "CLASS_MARKS", "CLASS_METHODS",
@@ -75,10 +76,6 @@ DESCRIPTIVE_NOTE = (
     "gebieden van hetzelfde niveau; |z| ≤ 1 vergelijkbaar, 1–2 anders, > 2 veel anders. "
     "Er is geen onzekerheidsmarge bekend, dus dit is geen significantietoets."
 )
-#: 90 printable ASCII characters that need no escaping in JSON, HTML or ``<script>``
-VALUE_ALPHABET = "".join(chr(c) for c in range(32, 127) if chr(c) not in '"\\<>&')
-_ALPHA = np.frombuffer(VALUE_ALPHABET.encode("ascii"), dtype=np.uint8)
-_BASE = len(VALUE_ALPHABET)
 
 
 def class_phrase(class_id: str, method: str, comparator: str) -> str:
@@ -124,60 +121,6 @@ def unit_digits(unit: str) -> int:
     return 0 if unit.startswith("euro") or unit == "aantal" else 1
 
 
-# ------------------------------------------------------------------------ fixed encoding
-
-def encode_fixed(codes: NDArray[np.int64], width: int) -> str:
-    """Non-negative integers as ``width`` base-90 characters each (:data:`VALUE_ALPHABET`)."""
-    codes = np.asarray(codes, dtype=np.int64)
-    if codes.size and (codes.min() < 0 or codes.max() >= _BASE**width):
-        msg = f"codes out of range for width {width}"
-        raise ValueError(msg)
-    digits = np.empty((codes.size, width), dtype=np.uint8)
-    rest = codes.copy()
-    for j in range(width - 1, -1, -1):
-        digits[:, j] = _ALPHA[rest % _BASE]
-        rest //= _BASE
-    return digits.tobytes().decode("ascii")
-
-
-def decode_fixed(text: str, width: int) -> list[int]:
-    """Inverse of :func:`encode_fixed` (tests; the browser decodes in ``map.js``)."""
-    lookup = {c: i for i, c in enumerate(VALUE_ALPHABET)}
-    out = []
-    for i in range(0, len(text), width):
-        v = 0
-        for c in text[i:i + width]:
-            v = v * _BASE + lookup[c]
-        out.append(v)
-    return out
-
-
-def _width(max_code: int) -> int:
-    width = 1
-    while _BASE**width <= max_code:
-        width += 1
-    return width
-
-
-def _encode_rows(codes: NDArray[np.int64], widths: NDArray[np.int64]) -> list[str]:
-    """Row ``i`` of a non-negative code matrix as ``widths[i]`` base-90 characters per code."""
-    out = [""] * len(codes)
-    for width in np.unique(widths):
-        rows = np.flatnonzero(widths == width)
-        rest = codes[rows].copy()
-        digits = np.empty((*rest.shape, int(width)), dtype=np.uint8)
-        for j in range(int(width) - 1, -1, -1):
-            digits[..., j] = _ALPHA[rest % _BASE]
-            rest //= _BASE
-        for k, r in enumerate(rows):
-            out[r] = digits[k].tobytes().decode("ascii")
-    return out
-
-
-def _widths(max_codes: NDArray[np.int64]) -> NDArray[np.int64]:
-    return np.array([_width(int(m)) for m in max_codes], dtype=np.int64)
-
-
 def _encode_values(values: NDArray[np.float64], digits: NDArray[np.int64],
                    suppressed: NDArray[np.bool_] | None = None) -> list[list[Any]]:
     """Per row (series) ``[digits, offset, width, text]``: code 0 = no value, 1 = suppressed,
@@ -189,8 +132,8 @@ def _encode_values(values: NDArray[np.float64], digits: NDArray[np.int64],
     codes = np.where(ok, np.nan_to_num(scaled).astype(np.int64) - offsets[:, None] + 2, 0)
     if suppressed is not None:
         codes[~ok & suppressed] = 1
-    widths = _widths(codes.max(axis=1) if codes.shape[1] else np.zeros(len(codes), dtype=np.int64))
-    texts = _encode_rows(codes, widths)
+    widths = widths_for(codes.max(axis=1) if codes.shape[1] else np.zeros(len(codes), dtype=np.int64))
+    texts = encode_rows(codes, widths)
     return [[int(d), int(o), int(w), t] for d, o, w, t in zip(digits, offsets, widths, texts, strict=True)]
 
 
@@ -363,8 +306,8 @@ def map_payload(
     lut = np.cumsum(present_cls, axis=1) - 1
     local_nl = np.take_along_axis(lut, cnl, axis=1)
     combined = local_nl * n_cls[:, None] + np.take_along_axis(lut, cgm, axis=1) if with_gm else local_nl
-    cls_widths = _widths(np.maximum(n_cls * n_cls - 1 if with_gm else n_cls - 1, 0))
-    cls_texts = _encode_rows(combined, cls_widths)
+    cls_widths = widths_for(np.maximum(n_cls * n_cls - 1 if with_gm else n_cls - 1, 0))
+    cls_texts = encode_rows(combined, cls_widths)
     payload["cls"] = [[np.flatnonzero(present_cls[s]).tolist(), int(cls_widths[s]), cls_texts[s]] for s in range(len(series))]
     if with_gm and parent_names is not None and parents is not None:
         par = np.asarray(parents, dtype=np.int64)

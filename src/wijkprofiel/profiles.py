@@ -389,7 +389,7 @@ def _rows_html(table: pd.DataFrame, latest: pd.DataFrame, spine: Spine, level_la
 
 
 def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_year: int, sources: list[str],
-                  spine: Spine | None = None, level_label: str = "Wijk") -> Iterator[tuple[str, str]]:
+                  spine: Spine | None = None, level_label: str = "Wijk", generated: str = "") -> Iterator[tuple[str, str]]:
     """Render the printable (A4) HTML profiles of many regions at once.
 
     Parameters
@@ -402,6 +402,8 @@ def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_
         ``links`` (``[(href, text)]``); a region without rows gets a page without tables.
     spine
         From :func:`spine_stats` (national spread per series).
+    generated
+        Publication date shown on the page.
 
     Yields
     ------
@@ -421,7 +423,8 @@ def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_
             code=p["code"], name=p["name"], level_label=level_label, gemeentecode=p["gemeentecode"],
             gemeente_name=p["gemeente_name"], indeling_year=indeling_year, links=p["links"],
             body=Markup("".join(rows[a:b])), priorities=Markup("".join(prio.get(p["code"], []))),
-            descriptive=descriptive.get(p["code"], True), descriptive_note=DESCRIPTIVE_NOTE, sources=sources)
+            descriptive=descriptive.get(p["code"], True), descriptive_note=DESCRIPTIVE_NOTE, sources=sources,
+            generated=generated)
 
 
 def profile_html(records: list[dict[str, Any]], *, code: str, name: str, level_label: str, gemeentecode: str,
@@ -457,6 +460,7 @@ def wijk_summary(table: pd.DataFrame, key_indicators: list[str]) -> pd.DataFrame
 def gemeente_overview_html(
     wijken: list[dict[str, Any]], summary: pd.DataFrame, *, code: str, name: str, indeling_year: int, map_href: str,
     buurt_href: str | None, static_href: str | None, sources: list[str], key_indicators: list[str], indicators: pd.DataFrame,
+    generated: str = "",
 ) -> tuple[str, list[list[Any]], list[str]]:
     """A gemeente's overview: a sortable table of its wijken (``code``, ``name``,
     ``has_geo``) with key indicators from :func:`wijk_summary`; plus the table as rows.
@@ -492,5 +496,5 @@ def gemeente_overview_html(
     page = _template("gemeente.html.j2").render(
         code=code, name=name, indeling_year=indeling_year, map_href=map_href, buurt_href=buurt_href, static_href=static_href,
         keys=[labels[k] for k in keys], rows=Markup("\n".join(body)), n=len(wijken), sources=sources,
-        descriptive_note=DESCRIPTIVE_NOTE, marks=marks)
+        descriptive_note=DESCRIPTIVE_NOTE, marks=marks, generated=generated)
     return page, rows, header

@@ -51,7 +51,7 @@ from wijkprofiel.profiles import (
     wijk_summary,
 )
 from wijkprofiel.warehouse import connect
-from wijkprofiel.webgeom import Layer, bounds_latlng, encode_topology
+from wijkprofiel.webgeom import Layer, bounds_latlng, encode_topology, to_lonlat, uncovered
 
 __all__ = ["PublishResult", "publish", "swap_directory", "SOURCE_LABELS"]
 
@@ -63,6 +63,8 @@ SOURCE_LABELS = {
     "cbs_kwb": "CBS, Kerncijfers wijken en buurten",
     "vektis_zvw": "Vektis, Open Databestand Zorgverzekeringswet",
 }
+#: wijk profiles rendered together (vectorised) per chunk
+_PROFILE_CHUNK = 400
 #: static maps drawn in-process up to this many jobs; more are drawn by a separate process
 _STATIC_INLINE = 12
 
@@ -121,6 +123,9 @@ class _Geometry:
     wijk: Layer
     buurt: Layer
     geometry_year: dict[str, int]
+    #: per gemeente the part without wijk geometry (lon/lat; fine and coarse), e.g. Amsterdam
+    holes_fine: dict[str, Any] = field(default_factory=dict)
+    holes_coarse: dict[str, Any] = field(default_factory=dict)
 
 
 def _prepare_geometry(regions: pd.DataFrame) -> _Geometry:
@@ -133,7 +138,15 @@ def _prepare_geometry(regions: pd.DataFrame) -> _Geometry:
                               coarse_tolerance=coarse, gap_width=100.0 if level == "wijk" else 0.0)
         if len(rows):
             years[level] = int(rows["geometry_year"].max())
-    return _Geometry(layers["gemeente"], layers["wijk"], layers["buurt"], years)
+    geo = _Geometry(layers["gemeente"], layers["wijk"], layers["buurt"], years)
+    wijken = regions[regions["level"] == "wijk"]
+    by_gm = {str(k): [str(c) for c in v] for k, v in wijken.groupby("gemeentecode")["region_code"].agg(list).items()}
+    for which, holes in (("rd_fine", geo.holes_fine), ("rd_coarse", geo.holes_coarse)):
+        codes = [c for c in geo.gemeente.codes if c in by_gm]
+        rest = [uncovered(g, geo.wijk.take(by_gm[c], which)) for c, g in zip(codes, geo.gemeente.take(codes, which), strict=True)]
+        lonlat = to_lonlat(np.array(rest, dtype=object))
+        holes.update({c: h for c, h in zip(codes, lonlat, strict=True) if h is not None})
+    return geo
 
 
 class _Clock:
@@ -249,6 +262,7 @@ def publish(
         ``(indicator_id, period, population_group)`` of the static maps.
     """
     clock = _Clock()
+    generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     data = _read(Path(db_path), indeling_year)
     clock("read")
     regions, indicators, comp = data["regions"], data["indicators"], data["comp"]
@@ -296,8 +310,6 @@ def publish(
         wijk_comp = by_level["wijk"]
         ptable = profile_table(wijk_comp[wijk_comp["region_code"].isin(set(wanted["region_code"]))], indicators)
         summary = wijk_summary(ptable, KEY_INDICATORS)
-        csv_texts = profile_csv_texts(ptable)
-        xlsx_rows = profile_xlsx_rows(ptable)
         spine = spine_stats(tables["wijk"])
         nl_name = f"nederland_gemeenten_{indeling_year}.html"
         nlw_name = f"nederland_wijken_{indeling_year}.html"
@@ -309,11 +321,20 @@ def publish(
                             *([(f"../gemeenten/{w.gemeentecode}.html", "wijkkaart")] if str(w.region_code) in has_geo else []),
                             (f"{w.region_code}.csv", "CSV"), (f"{w.region_code}.xlsx", "Excel")]}
                  for w in wanted.itertuples()]
-        for wcode, page in profile_pages(ptable, pages, indeling_year=indeling_year, sources=source_lines, spine=spine):
-            write(f"profielen/{wcode}.csv", csv_texts.get(wcode) or profile_csv([]))
-            write(f"profielen/{wcode}.xlsx", profile_xlsx(xlsx_rows.get(wcode, []), f"{names.get(wcode, wcode)} ({wcode})"))
-            write(f"profielen/{wcode}.html", page)
-            result.profiles += 1
+        # in chunks of wijken (vectorised within a chunk, bounded memory)
+        row_codes = ptable["region_code"].to_numpy(dtype=str)
+        for start in range(0, len(pages), _PROFILE_CHUNK):
+            chunk = pages[start:start + _PROFILE_CHUNK]
+            first = int(np.searchsorted(row_codes, chunk[0]["code"], side="left"))
+            last = int(np.searchsorted(row_codes, chunk[-1]["code"], side="right"))
+            part = ptable.iloc[first:last]
+            csv_texts, xlsx_rows = profile_csv_texts(part), profile_xlsx_rows(part)
+            for wcode, page in profile_pages(part, chunk, indeling_year=indeling_year, sources=source_lines, spine=spine,
+                                             generated=generated):
+                write(f"profielen/{wcode}.csv", csv_texts.get(wcode) or profile_csv([]))
+                write(f"profielen/{wcode}.xlsx", profile_xlsx(xlsx_rows.get(wcode, []), f"{names.get(wcode, wcode)} ({wcode})"))
+                write(f"profielen/{wcode}.html", page)
+                result.profiles += 1
         clock("profiles")
         geo = geometry.result()
         if static_future is not None:
@@ -339,7 +360,8 @@ def publish(
         p_index = {c: i for i, c in enumerate(parent_codes)}
         write(nlw_name, render_map_page(map_payload(
             tables["wijk"], w_codes, [names[c] for c in w_codes], indicators, sources=SOURCE_LABELS,
-            geo=encode_topology(w_coarse, precision=4, outlines=geo.gemeente.take(gm_codes, "coarse")),
+            geo=encode_topology(w_coarse, precision=4, outlines=geo.gemeente.take(gm_codes, "coarse"),
+                                bases=list(geo.holes_coarse.values())),
             bounds=bounds_latlng(w_coarse), parents=[p_index[w_parent_code[c]] for c in w_codes],
             parent_names=[(c, names.get(c, c)) for c in parent_codes], geometry_note=year_note.get("wijk", ""), outline_roles=[2] * len(gm_codes)),
             title=f"Wijken in Nederland (indeling {indeling_year})",
@@ -373,7 +395,8 @@ def publish(
                 areas = geo.wijk.take(with_geo, "fine")
                 page = render_map_page(map_payload(
                     tables["wijk"], with_geo, [names[c] for c in with_geo], indicators, sources=SOURCE_LABELS,
-                    geo=encode_topology(areas, precision=5, outlines=geo.gemeente.take(outline_codes, "fine")),
+                    geo=encode_topology(areas, precision=5, outlines=geo.gemeente.take(outline_codes, "fine"),
+                                        bases=[geo.holes_fine.get(code)]),
                     bounds=bounds_latlng(areas), parents=[0] * len(with_geo), parent_names=[(code, gname)],
                     geometry_note=year_note.get("wijk", ""), outline_roles=[1] + [0] * len(near)),
                     title=f"{gname}: wijken", subtitle=(
@@ -389,7 +412,7 @@ def publish(
                 overview, summary, code=code, name=gname, indeling_year=indeling_year, map_href=f"../{href}",
                 buurt_href=f"../{buurt_href}" if buurt_href else None,
                 static_href=f"../static/{code}_wijken.png" if with_geo and static_maps else None,
-                sources=source_lines, key_indicators=KEY_INDICATORS, indicators=indicators)
+                sources=source_lines, key_indicators=KEY_INDICATORS, indicators=indicators, generated=generated)
             write(f"profielen/{code}.html", page_html)
             write(f"profielen/{code}.csv", table_csv(header, table_rows))
             write(f"profielen/{code}.xlsx", table_xlsx(header, table_rows, f"Wijken {gname}"))
@@ -404,7 +427,7 @@ def publish(
                 result.total_bytes += size
                 result.static_maps += 1
             static_links = [{"href": f"static/nederland_gemeenten_{indeling_year}.{ext}", "label": ext.upper()} for ext in ("png", "svg")]
-        _write_index(write, data, index_rows, indeling_year, nl_name, nlw_name, static_links, source_records,
+        _write_index(write, data, index_rows, indeling_year, generated, nl_name, nlw_name, static_links, source_records,
                      wijken=[{"code": str(w.region_code), "name": names.get(str(w.region_code), str(w.region_code)),
                               "gm": str(w.gemeentecode), "gm_name": names.get(str(w.gemeentecode), "")}
                              for w in wanted.itertuples()])
@@ -454,7 +477,7 @@ def _buurt_map(write: _Writer, code: str, gname: str, geo: _Geometry, table: Ser
     return href
 
 
-def _write_index(write: _Writer, data: dict[str, pd.DataFrame], index_rows: list[dict[str, Any]], indeling_year: int,
+def _write_index(write: _Writer, data: dict[str, pd.DataFrame], index_rows: list[dict[str, Any]], indeling_year: int, generated: str,
                  nl_name: str, nlw_name: str, static_links: list[dict[str, str]], source_records: list[dict[str, Any]],
                  wijken: list[dict[str, str]]) -> None:
     from wijkprofiel.maps import script_json
@@ -470,7 +493,7 @@ def _write_index(write: _Writer, data: dict[str, pd.DataFrame], index_rows: list
         s["label"] = _text(s.get("title"), _text(s.get("name")))
         s["retrieved"] = str(s.get("retrieved_at", ""))[:10]
     index = env().get_template("index.html.j2").render(
-        generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"), indeling_year=indeling_year, version=__version__,
+        generated=generated, indeling_year=indeling_year, version=__version__,
         national_maps=[{"href": nl_name, "label": f"Gemeenten in Nederland (indeling {indeling_year})"},
                        {"href": nlw_name, "label": f"Wijken in Nederland (indeling {indeling_year})"}],
         static_links=static_links, gemeenten=index_rows,

@@ -14,7 +14,8 @@ Maps ship their polygons in a TopoJSON-like form that ``templates/map.js`` decod
    stored once, and writes each arc as zigzag/varint deltas in base64url characters.
 
 Only geometry travels in this structure; names and values live in the map payload, so no
-string from data is ever part of the geometry.
+string from data is ever part of the geometry. Values use the second compact encoding
+here: fixed-width base-90 codes (:func:`encode_fixed`), decoded by the same controller.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from numpy.typing import NDArray
 
 __all__ = [
     "ARC_ALPHABET",
+    "VALUE_ALPHABET",
+    "encode_fixed",
+    "decode_fixed",
+    "encode_rows",
+    "widths_for",
     "clean_coverage",
     "simplify_coverage",
     "to_lonlat",
@@ -38,6 +44,7 @@ __all__ = [
     "encode_varints",
     "Layer",
     "bounds_latlng",
+    "uncovered",
     "GeomArray",
     "decode_varints",
 ]
@@ -111,6 +118,67 @@ def to_lonlat(geoms: GeomArray, crs: str = "EPSG:28992") -> GeomArray:
     if ok.any():
         out[ok] = shapely.transform(out[ok], project)
     return out
+
+
+#: 90 printable ASCII characters that need no escaping in JSON, HTML or ``<script>``
+VALUE_ALPHABET = "".join(chr(c) for c in range(32, 127) if chr(c) not in '"\\<>&')
+_ALPHA = np.frombuffer(VALUE_ALPHABET.encode("ascii"), dtype=np.uint8)
+_BASE = len(VALUE_ALPHABET)
+
+
+# ------------------------------------------------------------------- fixed-width values
+
+def encode_fixed(codes: NDArray[np.int64], width: int) -> str:
+    """Non-negative integers as ``width`` base-90 characters each (:data:`VALUE_ALPHABET`)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.size and (codes.min() < 0 or codes.max() >= _BASE**width):
+        msg = f"codes out of range for width {width}"
+        raise ValueError(msg)
+    digits = np.empty((codes.size, width), dtype=np.uint8)
+    rest = codes.copy()
+    for j in range(width - 1, -1, -1):
+        digits[:, j] = _ALPHA[rest % _BASE]
+        rest //= _BASE
+    return digits.tobytes().decode("ascii")
+
+
+def decode_fixed(text: str, width: int) -> list[int]:
+    """Inverse of :func:`encode_fixed` (tests; the browser decodes in ``map.js``)."""
+    lookup = {c: i for i, c in enumerate(VALUE_ALPHABET)}
+    out = []
+    for i in range(0, len(text), width):
+        v = 0
+        for c in text[i:i + width]:
+            v = v * _BASE + lookup[c]
+        out.append(v)
+    return out
+
+
+def _width(max_code: int) -> int:
+    width = 1
+    while _BASE**width <= max_code:
+        width += 1
+    return width
+
+
+def encode_rows(codes: NDArray[np.int64], widths: NDArray[np.int64]) -> list[str]:
+    """Row ``i`` of a non-negative code matrix as ``widths[i]`` base-90 characters per code."""
+    out = [""] * len(codes)
+    for width in np.unique(widths):
+        rows = np.flatnonzero(widths == width)
+        rest = codes[rows].copy()
+        digits = np.empty((*rest.shape, int(width)), dtype=np.uint8)
+        for j in range(int(width) - 1, -1, -1):
+            digits[..., j] = _ALPHA[rest % _BASE]
+            rest //= _BASE
+        for k, r in enumerate(rows):
+            out[r] = digits[k].tobytes().decode("ascii")
+    return out
+
+
+def widths_for(max_codes: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Characters needed per code for each maximum code."""
+    return np.array([_width(int(m)) for m in max_codes], dtype=np.int64)
 
 
 # ----------------------------------------------------------------------------- varints
@@ -236,6 +304,7 @@ def encode_topology(
     *,
     precision: int,
     outlines: Sequence[shapely.Geometry | None] | GeomArray = (),
+    bases: Sequence[shapely.Geometry | None] | GeomArray = (),
 ) -> dict[str, Any]:
     """Encode lon/lat polygons (and outline polygons drawn as lines) as shared arcs.
 
@@ -248,6 +317,9 @@ def encode_topology(
         Decimals kept (5 ≈ 1 m, 4 ≈ 10 m).
     outlines
         Context polygons (e.g. gemeenten); only their borders are drawn, each once.
+    bases
+        Extra non-interactive polygons (e.g. areas without wijk geometry), encoded like
+        ``areas`` into ``bases``.
 
     Returns
     -------
@@ -256,25 +328,29 @@ def encode_topology(
         ``arcs`` holds all arcs as varints of (dx, dy) pairs, ``;``-separated, each
         starting relative to the end of the previous arc (the first to ``o``). An area is
         a string of polygons (``;``) of rings (``,``) of arc references encoded as varints
-        of ``2 * (arc - previous arc) + reversed`` (continuing over all areas); an outline
+        of ``2 * (arc - previous arc) + reversed`` (continuing over all areas, then the
+        bases); an outline
         is a varint string of ascending arc-index steps.
     """
     scale = 10.0**precision
     area_polys = [_rings(g, scale) or _fallback_ring(g, scale) for g in areas]
+    base_polys = [p for p in (_rings(g, scale) for g in bases) if p]
     outline_polys = [_rings(g, scale) for g in outlines]
-    flat = [r for polys in (*area_polys, *outline_polys) for rings in polys for r in rings]
+    flat = [r for polys in (*area_polys, *base_polys, *outline_polys) for rings in polys for r in rings]
     table = _ArcTable(flat)
     prev = 0
-    encoded_areas = []
-    for polys in area_polys:
-        parts = []
-        for rings in polys:
-            ring_texts = []
-            for r in rings:
-                text, prev = _encode_refs(table.ring(r), prev)
-                ring_texts.append(text)
-            parts.append(",".join(ring_texts))
-        encoded_areas.append(";".join(parts))
+    encoded: list[list[str]] = [[], []]
+    for target, group in zip(encoded, (area_polys, base_polys), strict=True):
+        for polys in group:
+            parts = []
+            for rings in polys:
+                ring_texts = []
+                for r in rings:
+                    text, prev = _encode_refs(table.ring(r), prev)
+                    ring_texts.append(text)
+                parts.append(",".join(ring_texts))
+            target.append(";".join(parts))
+    encoded_areas, encoded_bases = encoded
     encoded_outlines = []
     for polys in outline_polys:
         ids = sorted({a if a >= 0 else ~a for rings in polys for r in rings for a in table.ring(r)})
@@ -289,7 +365,7 @@ def encode_topology(
         last = pts[-1]
         arcs.append(encode_varints(deltas.ravel()))
     return {"q": precision, "o": [int(origin[0]), int(origin[1])], "arcs": ";".join(arcs),
-            "areas": encoded_areas, "outlines": encoded_outlines}
+            "areas": encoded_areas, "bases": encoded_bases, "outlines": encoded_outlines}
 
 
 def _decode_arcs(topo: dict[str, Any]) -> list[NDArray[np.float64]]:
@@ -304,12 +380,13 @@ def _decode_arcs(topo: dict[str, Any]) -> list[NDArray[np.float64]]:
     return arcs
 
 
-def decode_topology(topo: dict[str, Any]) -> list[shapely.Geometry]:
-    """Decode the areas of :func:`encode_topology` back into lon/lat (multi)polygons (tests)."""
+def decode_topology(topo: dict[str, Any], which: str = "areas") -> list[shapely.Geometry]:
+    """Decode the areas (or ``which="bases"``) of :func:`encode_topology` back into lon/lat
+    (multi)polygons (tests)."""
     arcs = _decode_arcs(topo)
     prev = 0
-    out = []
-    for text in topo["areas"]:
+    out: dict[str, list[shapely.Geometry]] = {"areas": [], "bases": []}
+    for key, text in [*(("areas", t) for t in topo["areas"]), *(("bases", t) for t in topo.get("bases", []))]:
         shapes = []
         for poly in text.split(";"):
             coords = []
@@ -322,8 +399,8 @@ def decode_topology(topo: dict[str, Any]) -> list[shapely.Geometry]:
                     pts.append(seg if not pts else seg[1:])
                 coords.append(np.concatenate(pts))
             shapes.append(shapely.Polygon(coords[0], coords[1:]))
-        out.append(shapely.MultiPolygon(shapes) if len(shapes) > 1 else shapes[0])
-    return out
+        out[key].append(shapely.MultiPolygon(shapes) if len(shapes) > 1 else shapes[0])
+    return out[which]
 
 
 def decode_outlines(topo: dict[str, Any]) -> list[shapely.Geometry]:
@@ -345,13 +422,28 @@ class Layer:
         self.position = {c: i for i, c in enumerate(self.codes)}
         self.rd = clean_coverage(geoms_rd, gap_width=gap_width)
         self.rd_fine = simplify_coverage(self.rd, fine_tolerance)
+        self.rd_coarse = simplify_coverage(self.rd, coarse_tolerance)
         self.fine = to_lonlat(self.rd_fine)
-        self.coarse = to_lonlat(simplify_coverage(self.rd, coarse_tolerance))
+        self.coarse = to_lonlat(self.rd_coarse)
 
     def take(self, codes: Sequence[str], which: str = "fine") -> GeomArray:
-        """Geometries of ``codes`` (``which`` = ``'fine'``, ``'coarse'``, ``'rd'`` or ``'rd_fine'``)."""
+        """Geometries of ``codes`` (``which`` = ``'fine'``, ``'coarse'``, ``'rd'``, ``'rd_fine'`` or ``'rd_coarse'``)."""
         source: GeomArray = getattr(self, which)
         return np.array([source[self.position[c]] if c in self.position else None for c in codes], dtype=object)
+
+
+def uncovered(container: shapely.Geometry | None, parts: Sequence[shapely.Geometry | None] | GeomArray, *,
+              min_width: float = 50.0) -> shapely.Geometry | None:
+    """The part of ``container`` not covered by ``parts`` (e.g. a gemeente minus its wijken
+    on the map), without slivers narrower than ``min_width`` (projected units); the kept
+    polygons keep their vertices, so their borders coincide with the parts' borders."""
+    if container is None or container.is_empty:
+        return None
+    covered = [g for g in parts if g is not None and not g.is_empty]
+    rest = shapely.difference(container, shapely.union_all(np.array(covered, dtype=object))) if covered else container
+    keep = [p for p in shapely.get_parts(rest)
+            if p.geom_type == "Polygon" and not shapely.buffer(p, -min_width / 2, quad_segs=2).is_empty]
+    return polygonal(shapely.MultiPolygon(keep)) if keep else None
 
 
 def bounds_latlng(geoms: GeomArray) -> list[list[float]]:

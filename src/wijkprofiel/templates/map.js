@@ -14,7 +14,7 @@
       if ('"\\<>&'.indexOf(c) < 0) VAL_LUT[i] = VAL_BASE++;
     }
   })();
-  var HATCH = {missing: "url(#wp-hatch-missing)", suppressed: "url(#wp-hatch-suppressed)"};
+  var HATCH = {missing: "url(#wp-hatch-missing)", suppressed: "url(#wp-hatch-suppressed)", nogeo: "url(#wp-hatch-nogeo)"};
 
   function esc(s) {
     return String(s).replace(/[&<>"'`=\/]/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; });
@@ -58,7 +58,7 @@
       return pts;
     }) : [];
     var prev = 0;
-    var areas = geo.areas.map(function (text) {
+    function polygons(text) {
       return text.split(";").map(function (poly) {
         return poly.split(",").map(function (ring) {
           var pts = [];
@@ -71,12 +71,14 @@
           return pts;
         });
       });
-    });
+    }
+    var areas = geo.areas.map(polygons);
+    var bases = (geo.bases || []).map(polygons);
     var outlines = geo.outlines.map(function (text) {
       var i = 0;
-      return varints(text).map(function (d) { i += d; return arcs[i]; });
+      return varints(text).map(function (d) { i += d; return i; });
     });
-    return {areas: areas, outlines: outlines};
+    return {areas: areas, bases: bases, outlines: outlines, arcs: arcs};
   }
   function fmt(v, ind) {
     if (v === null || v === undefined || Number.isNaN(v)) return "geen gegevens";
@@ -97,6 +99,7 @@
     var indSel = el("wp-indicator"), perSel = el("wp-period"), grpSel = el("wp-group");
     var legend = el("wp-legend"), title = el("wp-map-title"), box = el("wp-table-box");
     var C = P.classes, cache = {}, nF = P.codes.length, multiParent = P.parents && P.parents.length > 1;
+    var basemap = null;  // optional OpenStreetMap tiles (off by default: offline)
 
     function S(s) {
       if (cache[s]) return cache[s];
@@ -145,7 +148,7 @@
         return {fillColor: d.sup[k] ? HATCH.suppressed : HATCH.missing, fillOpacity: 1, color: "#666666", weight: 0.6};
       }
       var c = state.comparator === "gemeente" ? d.cgm[k] : d.cnl[k];
-      return {fillColor: C.colors[c], fillOpacity: 0.85, color: "#555555", weight: 0.5};
+      return {fillColor: C.colors[c], fillOpacity: basemap ? 0.75 : 1, color: "#555555", weight: 0.5};
     }
     function tooltip(k) {
       var r = info(k), gmc = state.comparator === "gemeente", ci = ciText(r);
@@ -168,6 +171,11 @@
 
     // ---------------------------------------------------------------- layers
     var geo = decodeGeo(P.geo), layers = new Array(nF), group = L.featureGroup();
+    // parts of gemeenten whose wijken have no map geometry: dotted, under the areas
+    geo.bases.forEach(function (rings) {
+      L.polygon(rings.length === 1 ? rings[0] : rings, {interactive: false, stroke: false, fillColor: HATCH.nogeo,
+                                                        fillOpacity: 1, className: "wp-nogeo"}).addTo(map);
+    });
     for (var k = 0; k < nF; k++) {
       var rings = geo.areas[k];
       var l = L.polygon(rings.length === 1 ? rings[0] : rings, {className: "wp-area", bubblingMouseEvents: false});
@@ -181,8 +189,11 @@
     var outlineRenderer = L.svg({pane: "wp-outlines"});
     var roles = P.outline_roles || [];
     [0, 2, 1].forEach(function (role) {
-      var lines = [];
-      geo.outlines.forEach(function (o, i) { if ((roles[i] || 0) === role) lines = lines.concat(o); });
+      var seen = {}, lines = [];  // a border shared by two gemeenten is drawn once
+      geo.outlines.forEach(function (o, i) {
+        if ((roles[i] || 0) !== role) return;
+        o.forEach(function (a) { if (!seen[a]) { seen[a] = true; lines.push(geo.arcs[a]); } });
+      });
       if (lines.length) {
         L.polyline(lines, {renderer: outlineRenderer, interactive: false, className: "wp-outline wp-outline-" + role,
                            color: ["#555555", "#111111", "#222222"][role], weight: [1, 2.2, 1.2][role],
@@ -291,6 +302,7 @@
       if (counts[0]) swatch(P.missing_color, "geen vergelijking mogelijk (" + C.marks[0] + ")", counts[0]);
       swatch(HATCH.missing, "geen gegevens (gearceerd)", missing);
       swatch(HATCH.suppressed, "onderdrukt: te kleine aantallen (kruisarcering)", suppressed);
+      if (geo.bases.length) swatch(HATCH.nogeo, (P.level_label === "Buurt" ? "buurt" : "wijk") + " niet op de kaart (geen kaartgeometrie; gestippeld)");
       if (!significance) {
         var note = document.createElement("div");
         note.className = "wp-note";
@@ -404,12 +416,12 @@
     });
     el("wp-table-toggle").addEventListener("click", function () { toggleTable(box.hidden); });
     el("wp-table-close").addEventListener("click", function () { toggleTable(false); el("wp-table-toggle").focus(); });
-    var basemap = null;
     el("wp-basemap").addEventListener("change", function (e) {
       if (e.target.checked) {
         basemap = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
           {maxZoom: 19, attribution: "&copy; OpenStreetMap-bijdragers"}).addTo(map);
       } else if (basemap) { map.removeLayer(basemap); basemap = null; }
+      redraw();
     });
 
     map.options.zoomSnap = 0.25;
@@ -417,6 +429,10 @@
     syncSelectors();
     redraw();
     var api = {state: state, payload: P, map: map, layers: layers, info: info, redraw: redraw, ready: false,
+      phrase: function (classId, method, comparator) {
+        var m = P.methods.filter(function (x) { return x[0] === method; })[0];
+        return phrase(C.ids.indexOf(classId), m ? m[1] : "descriptive", comparator === "gemeente");
+      },
       select: function (i, period, grp, comparator) {
         var s = seriesFor(i, period, grp);
         if (s >= 0) state.series = s;
