@@ -33,6 +33,7 @@ from wijkprofiel.compare import (
     compare_all,
     compare_descriptive,
     compare_with_intervals,
+    grouped_sd,
     intervals_from_counts,
     nested_gemeente_test,
 )
@@ -568,25 +569,37 @@ def test_descriptive_unchanged_and_speed_vs_pandas_baseline(embedded: Any, capsy
     assert len(base) == len(out)
     for col in ("region_code", "indicator_id", "population_group"):
         assert (decoded(base[col]) == decoded(out[col])).all(), col
-    # Known float artefact of the two-pass spread (kept: the numbers must not change): when
-    # all wijken of a gemeente share one value, the spread is ~1e-16 instead of 0, so the
-    # vectorised z is 0 ('similar') where pandas' exact 0 gives NaN ('not_compared').
-    zero_spread = np.isnan(out["z_gemeente"].to_numpy()) != np.isnan(base["z_gemeente"].to_numpy())
-    assert zero_spread.sum() < 100
-    assert (out["z_gemeente"].to_numpy()[zero_spread] == 0).all()
-    assert (out["diff_gemeente"].to_numpy()[zero_spread] == 0).all()
+    # same NaN pattern: a gemeente whose wijken all share one value has spread exactly 0,
+    # so z is undefined ('not_compared') in both (pandas' std gives exactly 0 there too)
+    for col in ("z_nl", "z_gemeente"):
+        assert (np.isnan(out[col].to_numpy()) == np.isnan(base[col].to_numpy())).all(), col
     for col in ("nl_value", "gemeente_value", "z_nl", "z_gemeente"):
-        close(out[col].to_numpy()[~zero_spread], base[col].to_numpy()[~zero_spread])
+        close(out[col].to_numpy(), base[col].to_numpy())
     for col, zcol in (("class_nl", "z_nl"), ("class_gemeente", "z_gemeente")):
         same = decoded(out[col]) == np.asarray(base[col], dtype=object)
         z = np.abs(base[zcol].to_numpy())
         on_band_edge = np.isclose(z, 1.0, rtol=0, atol=1e-9) | np.isclose(z, 2.0, rtol=0, atol=1e-9)  # float ties
-        assert same[~zero_spread & ~on_band_edge].all()
+        assert same[~on_band_edge].all()
     assert (out["class_method"].cat.codes == 0).all()  # 'descriptive_z': the embedded data has no intervals
     assert out[["p_nl", "p_gemeente"]].isna().all().all()
     assert_same_frame(out[COMPARISON_COLUMNS], compare_descriptive(obs, regions, indicators))
     assert fast < 3.0, f"compare_all took {fast:.2f} s CPU (limit 3 s)"
     assert slow / fast >= 3.0, f"only {slow / fast:.1f}x faster than the pandas baseline ({slow:.2f} s vs {fast:.2f} s)"
+
+
+def test_grouped_sd_matches_pandas_and_is_exactly_zero_for_equal_values() -> None:
+    rng = np.random.default_rng(7)
+    group = rng.integers(0, 300, 20_000)
+    values = 1e6 + rng.normal(0, 1e-3, group.size)  # large offset, tiny spread: stability
+    values[rng.random(group.size) < 0.05] = np.nan
+    constant = group < 20  # groups 0..19: every value equal (one value repeated)
+    values[constant] = 33.3
+    sd = grouped_sd(group, values, 300)
+    ref = pd.Series(values).groupby(group).transform(lambda s: s.dropna().std(ddof=1) if s.notna().sum() > 1 else np.nan)
+    np.testing.assert_allclose(sd[~constant], ref.to_numpy()[~constant], rtol=1e-9)
+    assert (sd[constant & ~np.isnan(sd)] == 0.0).all() and (~np.isnan(sd[constant])).sum() > 0
+    single = grouped_sd(np.array([0, 1, 1]), np.array([5.0, 1.0, np.nan]), 2)  # fewer than two values: NaN
+    assert np.isnan(single).all()
 
 
 def test_intervals_from_counts_for_own_extracts() -> None:

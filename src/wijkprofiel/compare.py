@@ -107,17 +107,23 @@ BoolArray = npt.NDArray[np.bool_]
 def grouped_sd(group: npt.NDArray[np.int64], values: npt.NDArray[np.float64], n_groups: int) -> npt.NDArray[np.float64]:
     """Sample standard deviation (ddof=1) of ``values`` per integer group, NaNs ignored.
 
-    Two-pass (mean first, then squared deviations) for numerical stability. Groups with
+    Two-pass (mean first, then squared deviations) on values shifted by the first value of
+    their group (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample variance",
+    shifted data): numerically stable, and a group whose values are all equal gets exactly 0
+    (not rounding noise of ~1e-16, which would turn an undefined z into 0). Groups with
     fewer than two values get NaN. Returns one value per row (the row's group sd).
     """
     ok = ~np.isnan(values)
     g = group[ok]
     v = values[ok]
+    first = np.zeros(n_groups, dtype="float64")
+    first[g[::-1]] = v[::-1]  # repeated indices: the last assignment wins, i.e. each group's first value
+    d = v - first[g]
     count = np.bincount(g, minlength=n_groups).astype("float64")
-    total = np.bincount(g, weights=v, minlength=n_groups)
+    total = np.bincount(g, weights=d, minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
-        sq = np.bincount(g, weights=(v - mean[g]) ** 2, minlength=n_groups)
+        sq = np.bincount(g, weights=(d - mean[g]) ** 2, minlength=n_groups)
         sd = np.sqrt(sq / (count - 1.0))
     sd[count < 2] = np.nan
     return np.asarray(sd[group], dtype="float64")

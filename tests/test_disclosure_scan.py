@@ -1,0 +1,392 @@
+"""Disclosure scan (issue 7): no DuckDB table and no output file reachable by users holds a
+count or rate based on fewer than the threshold.
+
+Two real publications are scanned whole:
+
+* indeling 2020 (the session ``national`` fixture: national warehouse, national maps and four
+  gemeenten with their wijk/buurt maps, profiles, CSV and XLSX);
+* indeling 2024, where the CBS Kerncijfers wijken en buurten counts and percentages live:
+  8,344 of its 146,479 observations are small cells or their complements (buurten and
+  wijken with fewer than 10 inhabitants, e.g. the Rotterdam port wijken), so a leak would
+  show here.
+
+The scan is independent of the publishing code: it reads every table of the DuckDB file
+(a new table fails until it is classified below), joins each published number back to its
+observation in ``observations`` by key, and decodes every map payload, CSV and XLSX file.
+A number is a leak when it is a count below the threshold, a rate whose numerator or
+denominator is below it (:func:`wijkprofiel.disclosure.find_small_cells`), or any value that
+stems from a suppressed observation (primary or complementary suppression).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from wijkprofiel import build
+from wijkprofiel.disclosure import find_small_cells
+from wijkprofiel.indicators import POPULATION_GROUPS
+from wijkprofiel.maps import decode_series, page_payload
+from wijkprofiel.publish import publish
+
+from .conftest import EMBEDDED_RAW
+
+THRESHOLD = 10
+KEY = ["indicator_id", "region_code", "indeling_year", "period", "population_group"]
+GROUP_BY_LABEL = {label: group for group, label in POPULATION_GROUPS.items()}
+
+#: tables holding statistics about people: scanned by key against ``observations``
+STATISTICS = {"observations", "comparisons", "trends", "priorities", "quarantine"}
+#: tables without statistics about people (why), scanned for count columns only
+NO_STATISTICS = {
+    "sources": "lineage of raw snapshots (file row counts, URLs, hashes)",
+    "regions": "codes, names and geometry",
+    "indicators": "the indicator registry",
+    "harmonisation_report": "codes that could not be placed in the target indeling",
+    "validation_results": "check outcomes over whole sources",
+    "source_status": "per source: ok / stale, message, data date",
+    "runs": "run parameters and status",
+}
+
+
+# ------------------------------------------------------------------ the 2024 publication
+@pytest.fixture(scope="module")
+def publication_2024(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("disclosure_2024")
+    loaded = build.load_sources(EMBEDDED_RAW, target_indeling=2024)
+    loaded = build.apply_disclosure(loaded, THRESHOLD)
+    loaded, validation = build.validate_loaded(loaded, "scan-2024")
+    comparisons = build.compare_loaded(loaded)
+    now = dt.datetime.now()
+    db = build.write_warehouse(out / "wijkprofiel.duckdb", loaded, comparisons, validation,
+                               {"run_id": "scan-2024", "parameters": {}, "code_version": "test", "started": now,
+                                "finished": now, "status": "completed"}, build.derive_tables(loaded, comparisons))
+    # Rotterdam (port wijken with < 10 inhabitants) and Amersfoort (buurt map)
+    publish(db, out / "maps", indeling_year=2024, gemeenten=["GM0599", "GM0307"])
+    return {"db": db, "maps": out / "maps"}
+
+
+@pytest.fixture(scope="module")
+def publications(national: dict[str, Any], publication_2024: dict[str, Path]) -> list[tuple[int, Path, Path]]:
+    return [(2020, Path(national["db"]), Path(national["maps"])),
+            (2024, publication_2024["db"], publication_2024["maps"])]
+
+
+# ------------------------------------------------------------------ warehouse scan
+def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
+    row = con.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _observation_leaks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per rule where a table publishes a number stemming from a small/suppressed cell."""
+    n = THRESHOLD
+    obs = "observations"
+    rules = {
+        # counts published as the value of a count indicator
+        "observations: count below threshold": (
+            f"SELECT count(*) FROM {obs} o JOIN indicators i USING (indicator_id) "  # noqa: S608 - constant names
+            "WHERE i.unit = 'aantal' AND NOT o.suppressed AND o.value < ?", [n]),
+        "observations: suppressed row with a number": (
+            f"SELECT count(*) FROM {obs} WHERE suppressed AND (value IS NOT NULL OR numerator IS NOT NULL "  # noqa: S608
+            "OR denominator IS NOT NULL OR ci_lower IS NOT NULL OR ci_upper IS NOT NULL)", []),
+        "comparisons: value of a suppressed observation": (
+            f"SELECT count(*) FROM comparisons c JOIN {obs} o USING ({', '.join(KEY)}) WHERE o.suppressed AND "  # noqa: S608
+            "(c.value IS NOT NULL OR c.diff_gemeente IS NOT NULL OR c.diff_nl IS NOT NULL OR c.index_nl IS NOT NULL "
+            "OR c.z_gemeente IS NOT NULL OR c.z_nl IS NOT NULL OR c.p_gemeente IS NOT NULL OR c.p_nl IS NOT NULL)", []),
+        "comparisons: value differs from its observation": (
+            f"SELECT count(*) FROM comparisons c LEFT JOIN {obs} o USING ({', '.join(KEY)}) "  # noqa: S608
+            "WHERE c.value IS NOT NULL AND (o.value IS NULL OR abs(c.value - o.value) > 1e-9 * greatest(1, abs(o.value)))", []),
+        "comparisons: gemeente value of a suppressed gemeente": (
+            f"SELECT count(*) FROM comparisons c JOIN regions r USING (region_code, indeling_year) JOIN {obs} g "  # noqa: S608
+            "ON g.region_code = r.gemeentecode AND g.indicator_id = c.indicator_id AND g.indeling_year = c.indeling_year "
+            "AND g.period = c.period AND g.population_group = c.population_group "
+            "WHERE g.suppressed AND c.gemeente_value IS NOT NULL", []),
+        "comparisons: count below threshold": (
+            "SELECT count(*) FROM comparisons c JOIN indicators i USING (indicator_id) WHERE i.unit = 'aantal' AND "
+            "(c.value < ? OR c.gemeente_value < ? OR c.nl_value < ?)", [n, n, n]),
+        "trends: value of a suppressed wave": (
+            f"SELECT count(*) FROM trends t JOIN {obs} a ON a.indicator_id = t.indicator_id AND a.region_code = t.region_code "  # noqa: S608
+            "AND a.indeling_year = t.indeling_year AND a.population_group = t.population_group AND a.period = t.from_period "
+            f"JOIN {obs} b ON b.indicator_id = t.indicator_id AND b.region_code = t.region_code "
+            "AND b.indeling_year = t.indeling_year AND b.population_group = t.population_group AND b.period = t.to_period "
+            "WHERE (a.suppressed OR b.suppressed) AND (t.from_value IS NOT NULL OR t.to_value IS NOT NULL "
+            "OR t.change IS NOT NULL OR t.z IS NOT NULL)", []),
+        "trends: wave value differs from its observation": (
+            f"SELECT count(*) FROM trends t LEFT JOIN {obs} a ON a.indicator_id = t.indicator_id "  # noqa: S608
+            "AND a.region_code = t.region_code AND a.indeling_year = t.indeling_year "
+            "AND a.population_group = t.population_group AND a.period = t.from_period "
+            "WHERE t.from_value IS NOT NULL AND (a.value IS NULL OR abs(t.from_value - a.value) > 1e-9 * greatest(1, abs(a.value)))",
+            []),
+        "priorities: suppressed or unknown observation": (
+            f"SELECT count(*) FROM priorities p LEFT JOIN {obs} o ON o.indicator_id = p.indicator_id "  # noqa: S608
+            "AND o.region_code = p.region_code AND o.indeling_year = p.indeling_year AND o.period = p.period "
+            "AND o.population_group = p.population_group WHERE o.suppressed IS NULL OR o.suppressed "
+            "OR (p.value IS NOT NULL AND o.value IS NULL)", []),
+    }
+    return {name: _count(con, sql, params) for name, (sql, params) in rules.items()}
+
+
+def test_every_warehouse_table_is_free_of_small_cells(publications: list[tuple[int, Path, Path]]) -> None:
+    for year, db, _ in publications:
+        with duckdb.connect(str(db), read_only=True) as con:
+            tables = _tables(con)
+            unclassified = sorted(set(tables) - STATISTICS - set(NO_STATISTICS))
+            assert not unclassified, f"indeling {year}: classify new tables for the disclosure scan: {unclassified}"
+            assert STATISTICS <= set(tables)
+            for table in tables:
+                frame = con.execute(f"SELECT * EXCLUDE (geometry) FROM {table}" if table == "regions"  # noqa: S608
+                                    else f"SELECT * FROM {table}").df()  # noqa: S608 - names from information_schema
+                small = find_small_cells(frame, THRESHOLD)
+                assert small.empty, f"indeling {year}, table {table}: {len(small)} small cells, e.g.\n{small.head()}"
+            leaks = _observation_leaks(con)
+            assert leaks == dict.fromkeys(leaks, 0), f"indeling {year}: {leaks}"
+            suppressed = _count(con, "SELECT count(*) FROM observations WHERE suppressed", [])
+            if year == 2024:  # the scan must have something to find: KWB small cells exist
+                assert suppressed > 5000
+
+
+def test_scan_detects_a_planted_leak(publication_2024: dict[str, Path], tmp_path: Path) -> None:
+    """The warehouse rules are not vacuous: un-suppressing one small cell is caught."""
+    db = tmp_path / "leak.duckdb"
+    db.write_bytes(Path(publication_2024["db"]).read_bytes())
+    with duckdb.connect(str(db)) as con:
+        row = con.execute("SELECT indicator_id, region_code FROM observations o JOIN indicators USING (indicator_id) "
+                          "WHERE suppressed AND unit = 'aantal' LIMIT 1").fetchone()
+        assert row is not None
+        con.execute("UPDATE observations SET suppressed = false, value = 4, numerator = 4 "
+                    "WHERE indicator_id = ? AND region_code = ?", list(row))
+        leaks = _observation_leaks(con)
+        frame = con.execute("SELECT * FROM observations").df()
+    assert leaks["observations: count below threshold"] >= 1
+    assert len(find_small_cells(frame, THRESHOLD)) >= 1
+    # and in the files: a suppressed value written into a profile CSV and its page
+    lookup = _Observations(Path(publication_2024["db"]), 2024)
+    profiles = Path(publication_2024["maps"]) / "profielen"
+    for source in sorted(profiles.glob("WK*.csv")):
+        frame = pd.read_csv(source, sep=";", dtype=str, keep_default_na=False)
+        hidden = frame["waarde"] == ""
+        if not hidden.any():
+            continue
+        assert not list(_profile_csv_problems(source, lookup))
+        frame.loc[hidden.idxmax(), "waarde"] = "4.0"
+        planted = tmp_path / source.name
+        frame.to_csv(planted, sep=";", index=False)
+        assert any("suppressed" in p or "has no observation" in p for p in _profile_csv_problems(planted, lookup))
+        page = tmp_path / source.with_suffix(".html").name
+        page.write_text(source.with_suffix(".html").read_text(encoding="utf-8").replace("<td>–</td>", "<td>4,0</td>", 1),
+                        encoding="utf-8")
+        assert not list(_html_table_problems(source.with_suffix(".html"), source))
+        assert list(_html_table_problems(page, source))
+        break
+    else:
+        pytest.fail("no profile with a suppressed value to plant a leak in")
+
+
+# ------------------------------------------------------------------ output files
+class _Observations:
+    """Observation lookup of one indeling year: key → (value, suppressed)."""
+
+    def __init__(self, db: Path, year: int) -> None:
+        with duckdb.connect(str(db), read_only=True) as con:
+            obs = con.execute("SELECT indicator_id, region_code, period, population_group, value, suppressed "
+                              "FROM observations WHERE indeling_year = ?", [year]).df()
+            regions = con.execute("SELECT region_code, level, gemeentecode FROM regions WHERE indeling_year = ?",
+                                  [year]).df()
+            units = con.execute("SELECT indicator_id, unit FROM indicators").df()
+        self.rows = {(str(a), str(b), int(c), str(d)): (None if pd.isna(v) else float(v), bool(s))
+                     for a, b, c, d, v, s in obs.itertuples(index=False)}
+        self.gemeente = dict(zip(regions["region_code"], regions["gemeentecode"], strict=True))
+        self.nl = str(regions.loc[regions["level"] == "land", "region_code"].iloc[0])
+        self.counts = set(units.loc[units["unit"] == "aantal", "indicator_id"])
+        self.n_suppressed = int(obs["suppressed"].sum())
+
+    def check(self, where: str, indicator: str, region: str, period: int, group: str, value: float | None,
+              digits: int = 1) -> str | None:
+        """A problem description when publishing ``value`` for this key leaks a small cell."""
+        if value is None:
+            return None
+        key = (indicator, region, int(period), group)
+        if key not in self.rows:
+            return f"{where}: {key} = {value} has no observation"
+        obs, suppressed = self.rows[key]
+        if suppressed or obs is None:
+            return f"{where}: {key} = {value} but the observation is {'suppressed' if suppressed else 'empty'}"
+        if indicator in self.counts and value < THRESHOLD:
+            return f"{where}: {key} is a count of {value} (< {THRESHOLD})"
+        if not math.isclose(value, obs, abs_tol=0.51 * 10 ** -digits + 1e-9):
+            return f"{where}: {key} = {value} but the observation says {obs}"
+        return None
+
+
+def _number(text: str) -> float | None:
+    text = text.strip()
+    return None if text in ("", "nan") else float(text)
+
+
+def _map_problems(path: Path, lookup: _Observations) -> Iterator[str]:
+    payload = page_payload(path.read_text(encoding="utf-8"))
+    ids = [i["id"] for i in payload["indicators"]]
+    digits = [i["digits"] for i in payload["indicators"]]
+    parents = [code for code, _ in payload.get("parents", [])]
+    for s, (ind, period, group) in enumerate(payload["series"]):
+        d = decode_series(payload, s)
+        for k, code in enumerate(payload["codes"]):
+            problem = lookup.check(path.name, ids[ind], code, period, group, d["value"][k], digits[ind])
+            if problem:
+                yield problem
+            key = (ids[ind], code, int(period), group)
+            if key in lookup.rows and lookup.rows[key][1] and not d["suppressed"][k]:
+                yield f"{path.name}: {key} suppressed in DuckDB but not marked suppressed on the map"
+        for p, code in enumerate(parents):
+            problem = lookup.check(path.name + " (gemeente)", ids[ind], code, period, group, d["gemeente"][p], digits[ind])
+            if problem:
+                yield problem
+        problem = lookup.check(path.name + " (NL)", ids[ind], lookup.nl, period, group, d["nl"], digits[ind])
+        if problem:
+            yield problem
+
+
+def _profile_csv_problems(path: Path, lookup: _Observations) -> Iterator[str]:
+    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
+    region = path.stem
+    for r in frame.itertuples(index=False):
+        group = GROUP_BY_LABEL[r.leeftijdsgroep]
+        for column, code in (("waarde", region), ("gemeente", lookup.gemeente.get(region)), ("nederland", lookup.nl)):
+            problem = lookup.check(f"{path.name}:{column}", r.indicator_id, str(code), int(r.periode), group,
+                                   _number(getattr(r, column)), digits=2)
+            if problem:
+                yield problem
+
+
+def _overview_csv_problems(path: Path, lookup: _Observations) -> Iterator[str]:
+    """Gemeente overview (one row per wijk, columns ``indicator (group)``): every number
+    must be a published observation of that wijk for some period."""
+    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
+    by_key: dict[tuple[str, str, str], list[tuple[float | None, bool]]] = {}
+    for (ind, region, _, group), v in lookup.rows.items():
+        by_key.setdefault((ind, region, group), []).append(v)
+    for column in frame.columns:
+        if not column.endswith(")") or " (" not in column:
+            continue
+        ind, group = column[:-1].split(" (", 1)
+        for code, text in zip(frame["code"], frame[column], strict=True):
+            value = _number(text)
+            if value is None:
+                continue
+            published = [v for v, s in by_key.get((ind, code, group), []) if not s and v is not None]
+            if not any(math.isclose(value, v, abs_tol=0.051) for v in published):
+                yield f"{path.name}:{column}: {code} = {value} is no published observation"
+
+
+def _xlsx_numbers(path: Path) -> list[float]:
+    """Every numeric cell of an XLSX file (read from the sheet XML, no spreadsheet library)."""
+    import re
+
+    numbers: list[float] = []
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                xml = zf.read(name).decode("utf-8")
+                for cell in re.finditer(r"<c ([^>]*)>(.*?)</c>", xml, re.S):
+                    if 't="' in cell.group(1) and 't="n"' not in cell.group(1):
+                        continue  # strings
+                    value = re.search(r"<v>([^<]*)</v>", cell.group(2))
+                    if value:
+                        numbers.append(float(value.group(1)))
+    return numbers
+
+
+def _csv_numbers(path: Path) -> list[float]:
+    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
+    out = []
+    for column in frame.columns:
+        for text in frame[column]:
+            try:
+                out.append(float(text))
+            except ValueError:
+                continue
+    return out
+
+
+def _dutch_number(text: str) -> tuple[float, int] | None:
+    """``"1.234,5"`` → (1234.5, 1 decimal); None when the cell is no number."""
+    text = text.strip().replace("\u2212", "-").replace("\u00a0", "").rstrip("%").strip()
+    if not text or not any(c.isdigit() for c in text):
+        return None
+    decimals = len(text.split(",", 1)[1]) if "," in text else 0
+    try:
+        return float(text.replace(".", "").replace(",", ".")), decimals
+    except ValueError:
+        return None
+
+
+def _html_table_problems(path: Path, twin: Path) -> Iterator[str]:
+    """Every number in a table cell of a page equals (to its shown rounding) a number of the
+    page's CSV twin, which is checked against DuckDB itself."""
+    import re
+
+    published = np.array(sorted(_csv_numbers(twin)))
+    for cell in re.findall(r"<td[^>]*>([^<]*)</td>", path.read_text(encoding="utf-8")):
+        parsed = _dutch_number(cell)
+        if parsed is None:
+            continue
+        value, decimals = parsed
+        tol = 0.5 * 10**-decimals + 1e-9
+        i = int(np.searchsorted(published, value - tol))
+        if not (i < len(published) and published[i] <= value + tol):
+            yield f"{path.name}: table cell {cell!r} is not in {twin.name}"
+
+
+def test_no_output_file_holds_a_small_cell(publications: list[tuple[int, Path, Path]]) -> None:
+    for year, db, maps in publications:
+        lookup = _Observations(db, year)
+        files = sorted(p for p in maps.rglob("*") if p.is_file())
+        kinds = {"map": 0, "page": 0, "profile_csv": 0, "overview_csv": 0, "xlsx": 0, "other": 0}
+        problems: list[str] = []
+        for path in files:
+            if path.suffix == ".html":
+                text = path.read_text(encoding="utf-8")
+                if "var WP_PAYLOAD" in text:
+                    kinds["map"] += 1
+                    problems += list(_map_problems(path, lookup))
+                elif path.with_suffix(".csv").is_file():  # profile and overview pages
+                    kinds["page"] += 1
+                    problems += list(_html_table_problems(path, path.with_suffix(".csv")))
+                else:
+                    kinds["other"] += 1  # index, validation report: no statistics about areas
+            elif path.suffix == ".csv":
+                header = path.read_text(encoding="utf-8").split("\n", 1)[0]
+                if header.startswith("thema;indicator_id"):
+                    kinds["profile_csv"] += 1
+                    problems += list(_profile_csv_problems(path, lookup))
+                else:
+                    kinds["overview_csv"] += 1
+                    problems += list(_overview_csv_problems(path, lookup))
+            elif path.suffix == ".xlsx":
+                kinds["xlsx"] += 1
+                twin = path.with_suffix(".csv")
+                assert twin.is_file(), f"{path} has no CSV twin to check against"
+                published = np.array(sorted(_csv_numbers(twin)))
+                for value in _xlsx_numbers(path):  # nothing in the workbook that the checked CSV lacks
+                    i = int(np.searchsorted(published, value - 1e-6))
+                    if not (i < len(published) and abs(published[i] - value) <= 1e-6 * max(1.0, abs(value))):
+                        problems.append(f"{path.name}: number {value} is not in {twin.name}")
+            else:
+                kinds["other"] += 1
+        assert not problems, f"indeling {year}: {len(problems)} leaks, e.g. {problems[:5]}"
+        assert kinds["map"] >= 3 and min(kinds["profile_csv"], kinds["xlsx"], kinds["page"]) >= 20, kinds
