@@ -1,7 +1,13 @@
-"""Prefect flows of wijkprofiel: ingest → validate → compare → publish, and the parent flow.
+"""Prefect flows of wijkprofiel: ingest → harmonise → validate → compare → publish, and the parent flow.
 
 Each task wraps one library stage (``wijkprofiel.build``, ``wijkprofiel.publish``); the
-flows read like a table of contents. Network work (fetch) is the only place with retries.
+flows read like a table of contents. Network work (fetch) is the only place with retries,
+a timeout and a cache (by source, table and parameters, with an expiry; the cached result is
+the path of the immutable raw snapshot).
+
+``harmonise`` runs before ``validate``: quarantine, disclosure control and the checks must
+see the rows converted to the target indeling too (harmonising already-cleaned rows would
+change the published numbers).
 """
 
 from __future__ import annotations
@@ -14,34 +20,71 @@ from typing import Any
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect.cache_policies import NO_CACHE, CachePolicy
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
+from pydantic import BaseModel, Field
 
 from wijkprofiel import __version__, build
-from wijkprofiel.expectations import validation_report_html
+from wijkprofiel.errors import ConfigError
 from wijkprofiel.locking import publication_lock
-from wijkprofiel.maps import write_text_atomic
-from wijkprofiel.publish import PublishResult, publish
-from wijkprofiel.warehouse import connect
+from wijkprofiel.publish import PublishResult
+from wijkprofiel.raw import MANIFEST_NAME
+
+
+class FetchOptions(BaseModel):
+    """How live fetches (``refresh``) run: retries, timeouts and the cache."""
+
+    retries: int = Field(default=2, ge=0, description="herhalingen van een mislukte ophaaltaak")
+    retry_delay_seconds: list[float] = Field(default_factory=lambda: [10.0, 60.0],
+                                             description="wachttijd voor elke herhaling (oplopend)")
+    timeout_seconds: float = Field(default=1800.0, gt=0, description="maximale duur van één poging van de ophaaltaak")
+    http_timeout_seconds: float | None = Field(default=None, gt=0, description="timeout per HTTP-verzoek (standaard 10 s / 60 s)")
+    http_attempts: int | None = Field(default=None, ge=1, description="pogingen per HTTP-verzoek (standaard 4)")
+    cache_expiration_seconds: float = Field(default=86400.0, ge=0, description="cache van opgehaalde snapshots; 0 = geen cache")
 
 
 # ---------------------------------------------------------------- tasks
-@task(name="ophalen", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE)
-def fetch(source: str, raw_root: Path, params: dict[str, Any]) -> str:
+def _fetch_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
+    from wijkprofiel.sources.fetch import fetch_cache_key
+
+    return fetch_cache_key(parameters["source"], parameters["raw_root"], parameters["params"])
+
+
+def _retry_unless_bad_parameters(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
+    return not isinstance(state.data, ConfigError)  # network failures and timeouts are retried
+
+
+@task(name="ophalen", retries=2, retry_delay_seconds=[10, 60], retry_jitter_factor=0.2, timeout_seconds=1800,
+      retry_condition_fn=_retry_unless_bad_parameters, cache_policy=CachePolicy.from_cache_key_fn(_fetch_cache_key),
+      cache_expiration=dt.timedelta(days=1), persist_result=True, result_serializer="json")
+def fetch(source: str, raw_root: Path, params: dict[str, Any], http_timeout: float | None = None,
+          http_attempts: int | None = None) -> str:
+    """Fetch one source into the raw store; the result (cached) is the snapshot path."""
     from wijkprofiel.sources.fetch import fetch_source  # network code only where it is used
 
-    snapshot = fetch_source(source, raw_root, **params)
+    snapshot = fetch_source(source, raw_root, timeout=http_timeout, attempts=http_attempts, **params)
+    get_run_logger().info("opgehaald: %s/%s → %s", snapshot.source, snapshot.dataset, snapshot.snapshot_id)
     return str(snapshot.path)
 
 
 @task(name="laden", cache_policy=NO_CACHE)
-def load(raw_root: Path, indeling_year: int, crosswalks: list[str], previous_db: Path | None) -> build.Loaded:
-    loaded = build.load_sources(raw_root, target_indeling=indeling_year,
-                                crosswalk_paths=[Path(p) for p in crosswalks], previous_db=previous_db)
+def load(raw_root: Path, previous_db: Path | None) -> build.Loaded:
+    loaded = build.load_raw(raw_root, previous_db=previous_db)
     get_run_logger().info("geladen: %d regio's, %d waarnemingen uit %d bronbestanden; bronnen niet actueel: %s",
                           len(loaded.regions), len(loaded.observations), len(loaded.sources),
                           ", ".join(loaded.stale_sources) or "geen")
     return loaded
+
+
+@task(name="harmoniseren", cache_policy=NO_CACHE)
+def harmonise(loaded: build.Loaded, indeling_year: int, crosswalks: list[str]) -> build.Loaded:
+    out = build.harmonise_loaded(loaded, indeling_year, [Path(p) for p in crosswalks])
+    get_run_logger().info("indeling %d: %d waarnemingen; %d codes niet te plaatsen (harmonisation_report)",
+                          indeling_year, len(out.observations), out.harmonisation_report["code"].nunique()
+                          if "code" in out.harmonisation_report else 0)
+    return out
 
 
 @task(name="onthulling", cache_policy=NO_CACHE)
@@ -86,63 +129,105 @@ def write(db_path: Path, loaded: build.Loaded, comparisons: pd.DataFrame, valida
     return build.write_warehouse(db_path, loaded, comparisons, validation, run, derived)
 
 
-@task(name="publiceren", cache_policy=NO_CACHE)
-def publish_outputs(db_path: Path, maps_dir: Path, indeling_year: int, gemeenten: list[str] | None,
-                    self_contained: bool) -> PublishResult:
-    result = publish(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
-                     self_contained=self_contained)
-    with connect(db_path) as con:
-        results = con.execute("SELECT * FROM validation_results").df()
-    write_text_atomic(maps_dir / "validatie.html", validation_report_html(
-        results, title="Validatie wijkprofiel", generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M")))
-    get_run_logger().info("gepubliceerd: %d bestanden, %.1f MB, %d profielen", result.files,
-                          result.total_bytes / 1e6, result.profiles)
-    return result
+class InMemory:
+    """A stage result handed in memory to the next sub-flow.
+
+    Prefect records every flow-run parameter as JSON. For a ``build.Loaded`` (millions of
+    rows) FastAPI's encoder first deep-copies the dataclass and then gives up, which cost
+    2–3 s per sub-flow call on the national data (measured) for a record that only says
+    ``<Loaded>``. This carrier cannot be encoded either, but fails at once.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 # ---------------------------------------------------------------- flows
-@flow(name="ingest")
-def ingest(raw_root: Path, indeling_year: int = 2020, crosswalks: list[str] | None = None,
-           refresh: list[str] | None = None, fetch_params: dict[str, dict[str, Any]] | None = None,
-           previous_db: Path | None = None) -> build.Loaded:
-    """Fetch the sources named in ``refresh`` (a failed fetch keeps the last snapshot) and load all."""
-    failed: dict[str, str] = {}
-    for source in refresh or []:
+def _fetch_snapshot(source: str, raw_root: Path, params: dict[str, Any], options: FetchOptions,
+                    cache_dir: Path | None) -> str:
+    """Run the fetch task with the run's options; refetch when a cached snapshot is gone."""
+    cache: dict[str, Any] = (
+        {"cache_expiration": dt.timedelta(seconds=options.cache_expiration_seconds),
+         "result_storage": Path(cache_dir).resolve()}  # a local directory; no block to save
+        if cache_dir is not None and options.cache_expiration_seconds > 0
+        else {"cache_policy": NO_CACHE, "persist_result": False})
+    configured = fetch.with_options(retries=options.retries, retry_delay_seconds=options.retry_delay_seconds,
+                                    timeout_seconds=options.timeout_seconds, **cache)
+    args = (source, raw_root, params, options.http_timeout_seconds, options.http_attempts)
+    path = configured(*args)
+    if not (Path(path) / MANIFEST_NAME).is_file():  # a cached snapshot was removed from the raw store
+        get_run_logger().info("snapshot %s uit de cache bestaat niet meer; opnieuw ophalen", path)
+        path = configured.with_options(refresh_cache=True)(*args)
+    return path
+
+
+@flow(name="fetch")
+def fetch_flow(raw_root: Path, refresh: list[str], fetch_params: dict[str, dict[str, Any]] | None = None,
+               fetch_options: FetchOptions | None = None, cache_dir: Path | None = None) -> dict[str, dict[str, str]]:
+    """Fetch every source in ``refresh`` into the raw store (cached in ``cache_dir``).
+
+    Returns ``{"snapshots": {source: path}, "failed": {source: message}}``: a source that
+    still fails after its retries is reported, not raised (its last snapshot stays in use).
+    Invalid parameters raise ConfigError (an input error, not a stale source).
+    """
+    from wijkprofiel.sources.fetch import check_sources
+
+    check_sources(refresh)  # a misspelt source is an input error, not a stale source
+    options = fetch_options or FetchOptions()
+    out: dict[str, dict[str, str]] = {"snapshots": {}, "failed": {}}
+    for source in refresh:
         try:
-            fetch(source, raw_root, (fetch_params or {}).get(source, {}))
-        except Exception as exc:  # the last good snapshot stays in use; reported as stale below
-            failed[source] = f"ophalen mislukt na herhaalpogingen: {exc}"
+            out["snapshots"][source] = _fetch_snapshot(source, Path(raw_root), (fetch_params or {}).get(source, {}),
+                                                       options, cache_dir)
+        except ConfigError:
+            raise
+        except Exception as exc:  # the last good snapshot stays in use; reported as stale
+            out["failed"][source] = f"ophalen mislukt na herhaalpogingen: {exc}"
             get_run_logger().warning("bron %s niet opgehaald; laatste snapshot blijft in gebruik: %s", source, exc)
-    loaded = load(raw_root, indeling_year, crosswalks or [], previous_db)
-    if failed:
-        status = loaded.source_status.copy()
-        for source, message in failed.items():
-            hit = status["source"] == source
-            status.loc[hit, "status"] = "stale"
-            status.loc[hit, "message"] = message
-        loaded.source_status = status
-    return loaded
+    return out
+
+
+@flow(name="ingest")
+def ingest(raw_root: Path, refresh: list[str] | None = None, fetch_params: dict[str, dict[str, Any]] | None = None,
+           previous_db: Path | None = None, fetch_options: FetchOptions | None = None,
+           cache_dir: Path | None = None) -> build.Loaded:
+    """Fetch the sources named in ``refresh`` (a failed fetch keeps the last snapshot, marked
+    stale with its date) and load every source from the raw store on its native indeling."""
+    failed = fetch_flow(raw_root, refresh, fetch_params, fetch_options, cache_dir)["failed"] if refresh else {}
+    return build.mark_fetch_failures(load(Path(raw_root), previous_db), failed, Path(raw_root))
+
+
+@flow(name="harmonise")
+def harmonise_flow(loaded: InMemory, indeling_year: int = 2020, crosswalks: list[str] | None = None) -> build.Loaded:
+    """Convert to the target indeling (2020 or 2024) and report the regions that cannot be placed."""
+    return harmonise(loaded.value, indeling_year, crosswalks or [])
 
 
 @flow(name="validate")
-def validate_flow(loaded: build.Loaded, threshold: int, run_id: str,
+def validate_flow(loaded: InMemory, threshold: int, run_id: str,
                   previous_db: Path | None = None) -> tuple[build.Loaded, pd.DataFrame]:
     """Disclosure control, quarantine and validation (a failing source falls back to its last good rows)."""
-    return validate(disclose(loaded, threshold), run_id, previous_db)
+    return validate(disclose(loaded.value, threshold), run_id, previous_db)
 
 
 @flow(name="compare")
-def compare_flow(loaded: build.Loaded) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def compare_flow(loaded: InMemory) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Every wijk/buurt vs gemeente and NL, every gemeente vs NL; trends and priorities."""
-    comparisons = compare(loaded)
-    return comparisons, derive(loaded, comparisons)
+    comparisons = compare(loaded.value)
+    return comparisons, derive(loaded.value, comparisons)
 
 
-@flow(name="publish")
 def publish_flow(db_path: Path, maps_dir: Path, indeling_year: int = 2020, gemeenten: list[str] | None = None,
-                 self_contained: bool = True) -> PublishResult:
-    """Maps, profiles and the index from the warehouse."""
-    return publish_outputs(db_path, maps_dir, indeling_year, gemeenten, self_contained)
+                 self_contained: bool = True, dask_address: str | None = None, dask_workers: int = 0) -> PublishResult:
+    """Maps, profiles and the index from the warehouse: the flow ``publish`` of
+    ``pipelines/publish_flow.py``, fanned out per chunk of gemeenten on Prefect's thread pool,
+    a local Dask cluster of ``dask_workers`` processes or the Dask cluster at ``dask_address``."""
+    from pipelines.publish_flow import run_publish
+
+    return run_publish(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
+                       self_contained=self_contained, dask_address=dask_address, dask_workers=dask_workers)
 
 
 @flow(name="wijkprofiel", log_prints=True)
@@ -156,27 +241,41 @@ def wijkprofiel(
     crosswalks: list[str] | None = None,
     refresh: list[str] | None = None,
     lock_wait_seconds: float = 0.0,
+    fetch_params: dict[str, dict[str, Any]] | None = None,
+    fetch_options: FetchOptions | None = None,
+    dask_address: str | None = None,
+    dask_workers: int = 0,
 ) -> dict[str, Any]:
-    """Build the warehouse from the raw store and publish maps and profiles."""
+    """Build the warehouse from the raw store and publish maps and profiles.
+
+    ``refresh`` names sources to fetch live first (with ``fetch_params`` per source and
+    ``fetch_options``: retries, timeouts, cache expiry); fetched snapshot paths are cached
+    under ``<out_root>/data/cache/ophalen``. ``dask_address`` (a Dask scheduler) or
+    ``dask_workers`` (a local Dask cluster) run the publish fan-out on Dask
+    (``pipelines/publish_flow.py``); by default it runs on Prefect's thread pool.
+    """
     started = dt.datetime.now()
     run_id = str(flow_run.get_id() or uuid.uuid4())
     db_path = Path(out_root) / "data" / "processed" / "wijkprofiel.duckdb"
     maps_dir = Path(out_root) / "maps"
     with publication_lock(Path(out_root), wait_seconds=lock_wait_seconds):
-        loaded = ingest(Path(raw_root), indeling_year, crosswalks, refresh, None, db_path)
+        loaded = ingest(Path(raw_root), refresh, fetch_params, db_path, fetch_options,
+                        Path(out_root) / "data" / "cache" / "ophalen")
         build.check_gemeenten(loaded, gemeenten, indeling_year)
-        loaded, validation = validate_flow(loaded, disclosure_threshold, run_id, db_path)
-        comparisons, derived = compare_flow(loaded)
-        validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id)],
-                               ignore_index=True)
+        loaded = harmonise_flow(InMemory(loaded), indeling_year, crosswalks)
+        loaded, validation = validate_flow(InMemory(loaded), disclosure_threshold, run_id, db_path)
+        comparisons, derived = compare_flow(InMemory(loaded))
+        validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id),
+                                build.source_status_checks(loaded, run_id)], ignore_index=True)
         stale = loaded.stale_sources
         parameters = {"raw_root": str(raw_root), "gemeenten": gemeenten, "indeling_year": indeling_year,
                       "disclosure_threshold": disclosure_threshold, "crosswalks": crosswalks or [],
-                      "refresh": refresh or []}
+                      "refresh": refresh or [], "fetch_params": _shown(fetch_params or {}),
+                      "fetch_options": (fetch_options or FetchOptions()).model_dump()}
         run = {"run_id": run_id, "parameters": parameters, "code_version": __version__, "started": started,
                "finished": dt.datetime.now(), "status": "completed_with_stale_sources" if stale else "completed"}
         write(db_path, loaded, comparisons, validation, run, derived)
-        result = publish_flow(db_path, maps_dir, indeling_year, gemeenten, self_contained)
+        result = publish_flow(db_path, maps_dir, indeling_year, gemeenten, self_contained, dask_address, dask_workers)
     summary = _summary_markdown(loaded, validation, comparisons, result, stale)
     create_markdown_artifact(key="wijkprofiel-run", markdown=summary, description="Samenvatting van de run")
     return {"db_path": db_path, "maps_index": result.index, "profiles_dir": maps_dir / "profielen",
@@ -184,11 +283,22 @@ def wijkprofiel(
             "stale_sources": stale, "source_status": loaded.source_status.to_dict("records")}
 
 
+def _shown(fetch_params: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Fetch parameters as recorded in ``runs`` (text; secrets such as API keys masked)."""
+    return {source: {k: "***" if "key" in k or "token" in k else str(v) for k, v in params.items()}
+            for source, params in fetch_params.items()}
+
+
 def _summary_markdown(loaded: build.Loaded, validation: pd.DataFrame, comparisons: pd.DataFrame,
                       result: PublishResult, stale: list[str]) -> str:
-    lines = ["# wijkprofiel run", "", "## Bronnen", "", "| bron | status | gegevens van | melding |", "|---|---|---|---|"]
-    for r in loaded.source_status.to_dict("records"):
-        lines.append(f"| {r['source']} | {r['status']} | {r['data_date']} | {str(r['message'])[:120]} |")
+    lines = ["# wijkprofiel run", "", "## Bronnen", "",
+             "| bron | status | gegevens van | rijen (bron) | waarnemingen | melding |", "|---|---|---|---|---|---|"]
+    for r in build.source_summary(loaded).to_dict("records"):
+        status = r["status"] if r["status"] == "ok" else f"**{r['status']}** (niet actueel)"
+        message = str(r["message"]).replace("|", "/").replace("\n", " ")[:400]
+        rows = "–" if pd.isna(r["rows"]) else r["rows"]
+        lines.append(f"| {r['source']} | {status} | {r['data_date'] or 'onbekend'} | {rows} | "
+                     f"{r['observations']} | {message} |")
     failed = validation[~validation["passed"]]
     lines += ["", f"## Validatie: {int(validation['passed'].sum())} geslaagd, {len(failed)} niet geslaagd "
               f"(waarschuwingen), {len(loaded.quarantine)} rijen in quarantaine", ""]
@@ -198,7 +308,13 @@ def _summary_markdown(loaded: build.Loaded, validation: pd.DataFrame, comparison
               "|---|---|---|---|---|"]
     lines += [f"| {r['region_code']} | {r['indicator_id']} | {r['period']} | {r['population_group']} | {r['z_gemeente']:.2f} |"
               for r in worst.to_dict("records")]
-    lines += ["", f"## Uitvoer: {result.files} bestanden ({result.total_bytes / 1e6:.1f} MB); index: `{result.index}`"]
+    index = Path(result.index).resolve()
+    lines += ["", f"## Uitvoer: {result.files} bestanden ({result.total_bytes / 1e6:.1f} MB)", "",
+              f"- [kaarten en profielen (index)]({index.as_uri()})",
+              f"- [validatierapport]({(index.parent / 'validatie.html').as_uri()})"]
+    lines += [f"- [{rel}]({(index.parent / rel).as_uri()})" for rel in sorted(result.map_sizes)[:40]]
     if stale:
-        lines += ["", f"**Let op:** niet-actuele bronnen: {', '.join(stale)}"]
+        dates = dict(zip(loaded.source_status["source"], loaded.source_status["data_date"], strict=True))
+        lines += ["", "**Let op:** niet-actuele bronnen: " + ", ".join(
+            f"{s} (gegevens van {dates.get(s) or 'onbekend'})" for s in stale)]
     return "\n".join(lines)

@@ -179,16 +179,17 @@ def test_scan_detects_a_planted_leak(publication_2024: dict[str, Path], tmp_path
     profiles = Path(publication_2024["maps"]) / "profielen"
     for source in sorted(profiles.glob("WK*.csv")):
         frame = pd.read_csv(source, sep=";", dtype=str, keep_default_na=False)
-        hidden = frame["waarde"] == ""
-        if not hidden.any():
+        hidden = [i for i, r in frame.iterrows() if r["waarde"] == "" and lookup.rows.get(
+            (r["indicator_id"], source.stem, int(r["periode"]), GROUP_BY_LABEL[r["leeftijdsgroep"]]), (None, False))[1]]
+        if not hidden:
             continue
         assert not list(_profile_csv_problems(source, lookup))
-        frame.loc[hidden.idxmax(), "waarde"] = "4.0"
+        frame.loc[hidden[0], "waarde"] = "4.0"
         planted = tmp_path / source.name
         frame.to_csv(planted, sep=";", index=False)
-        assert any("suppressed" in p or "has no observation" in p for p in _profile_csv_problems(planted, lookup))
+        assert any("suppressed" in p for p in _profile_csv_problems(planted, lookup))
         page = tmp_path / source.with_suffix(".html").name
-        page.write_text(source.with_suffix(".html").read_text(encoding="utf-8").replace("<td>–</td>", "<td>4,0</td>", 1),
+        page.write_text(source.with_suffix(".html").read_text(encoding="utf-8").replace("<td>–</td>", "<td>9876,5</td>", 1),
                         encoding="utf-8")
         assert not list(_html_table_problems(source.with_suffix(".html"), source))
         assert list(_html_table_problems(page, source))

@@ -66,7 +66,11 @@ def _independent_rivm(path: Path) -> pd.DataFrame:
 
 
 def test_every_rivm_observation_equals_the_raw_file(con: duckdb.DuckDBPyConnection, embedded_raw: Path) -> None:
-    path = next((embedded_raw / "rivm" / "50090NED").glob("*/UntypedDataSet_MW00000.csv.gz"))
+    assert_rivm_equals_raw_file(con, next((embedded_raw / "rivm" / "50090NED").glob("*/UntypedDataSet_MW00000.csv.gz")))
+
+
+def assert_rivm_equals_raw_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Every RIVM observation in the warehouse equals its cell of the raw CSV ``path``, and back."""
     ref = _independent_rivm(path)
     keys = dict(con.execute("SELECT source_key, indicator_id FROM indicators WHERE source = 'rivm_gezondheidsmonitor'").fetchall())
     ref["indicator_id"] = ref["key"].map(keys)

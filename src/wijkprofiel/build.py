@@ -42,8 +42,9 @@ from wijkprofiel.warehouse import build_database
 #: what can go wrong reading one source's raw snapshot (corrupt gzip, truncated CSV, …)
 _SOURCE_ERRORS = (WijkprofielError, OSError, EOFError, UnicodeDecodeError, ValueError, KeyError)
 
-__all__ = ["Loaded", "load_sources", "validate_loaded", "apply_disclosure", "compare_loaded",
-           "check_gemeenten", "validate_publication", "derive_tables", "TREND_PAIRS", "write_warehouse"]
+__all__ = ["Loaded", "load_sources", "load_raw", "harmonise_loaded", "validate_loaded", "apply_disclosure",
+           "compare_loaded", "check_gemeenten", "validate_publication", "derive_tables", "TREND_PAIRS",
+           "write_warehouse", "source_status_checks"]
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Loaded:
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     source_status: pd.DataFrame = field(default_factory=pd.DataFrame)
     checks: list[dict[str, object]] = field(default_factory=list)
+    #: parsed PDOK layers by dataset (what :func:`harmonise_loaded` needs for the gemeente overlay)
+    geometries: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def stale_sources(self) -> list[str]:
@@ -75,14 +78,20 @@ class Loaded:
 
 def load_sources(raw_root: Path, *, target_indeling: int = 2020,
                  crosswalk_paths: Sequence[Path] = (), previous_db: Path | None = None) -> Loaded:
+    """Parse the latest snapshot of every source and harmonise onto ``target_indeling``.
+
+    The two steps :func:`load_raw` and :func:`harmonise_loaded` in one call (the flows in
+    ``pipelines/`` call them as separate stages).
+    """
+    return harmonise_loaded(load_raw(raw_root, previous_db=previous_db), target_indeling, crosswalk_paths)
+
+
+def load_raw(raw_root: Path, *, previous_db: Path | None = None) -> Loaded:
     """Parse the latest snapshot of every source in the raw store into warehouse frames.
 
-    With ``target_indeling=2024`` the RIVM observations (indeling 2020) are also
-    harmonised onto indeling 2024: gemeenten through the area overlay of the 2019 and 2024
-    gemeente maps (population-weighted means), wijken and buurten through user-supplied
-    crosswalk files (``crosswalk_paths``; e.g. the VNG *grenswijzigen* address tables) or,
-    without one, by unchanged code only. Every code that cannot be placed is reported in
-    ``harmonisation_report``.
+    Every source on its native indeling (RIVM 2020, KWB 2024; Vektis on both, see
+    :func:`wijkprofiel.ingest.load_vektis`); :func:`harmonise_loaded` then converts RIVM
+    onto the target indeling and completes ``harmonisation_report``.
 
     Each source is read on its own: when one cannot be read (truncated or corrupt file,
     renamed column, …) its rows from ``previous_db`` (the last good warehouse) stay live and
@@ -166,31 +175,58 @@ def load_sources(raw_root: Path, *, target_indeling: int = 2020,
                   "extract": (intervals_from_counts(own.observations, indicator_table(extract_indicators))
                               if own is not None and len(own.observations) else pd.DataFrame())}
     per_source = {k: v for k, v in per_source.items() if len(v)}
-    notes = rivm.notes + kwb.notes + vektis.notes
-    if target_indeling == 2024 and geometries:
-        moved, unmatched, note = _rivm_to_2024(rivm.observations, regions, geometries, crosswalk_paths)
-        per_source["rivm_2024"] = moved
-        notes.append(note)
-        if len(unmatched):
-            report.append(unmatched.assign(from_year=2020, to_year=2024, source="rivm")[
-                ["code", "level", "from_year", "to_year", "source", "reason"]])
-    elif target_indeling != 2020:
-        msg = f"target indeling must be 2020 or 2024, got {target_indeling}"
-        raise ConfigError(msg)
-    harmonisation = pd.concat(report, ignore_index=True)
-    checks.extend(validate_frame("regions", regions, source="regions", target_indeling=target_indeling,
-                                 harmonisation_report=harmonisation))
     return Loaded(
         regions=regions,
         observations=pd.concat(per_source.values(), ignore_index=True),
         sources=pd.DataFrame(rivm.sources + kwb.sources + geo_rows + vektis.sources + (own.sources if own else [])),
         source_status=pd.DataFrame(statuses),
         indicators=indicator_table(extract_indicators),
-        harmonisation_report=harmonisation,
-        notes=notes,
+        harmonisation_report=pd.concat(report, ignore_index=True),
+        notes=rivm.notes + kwb.notes + vektis.notes,
         checks=checks,
         per_source=per_source,
+        geometries=geometries,
     )
+
+
+def harmonise_loaded(loaded: Loaded, target_indeling: int = 2020, crosswalk_paths: Sequence[Path] = ()) -> Loaded:
+    """Convert the loaded sources onto ``target_indeling`` and report what cannot be placed.
+
+    With ``target_indeling=2024`` the RIVM observations (indeling 2020) are harmonised onto
+    indeling 2024 (added as ``per_source["rivm_2024"]``): gemeenten through the area
+    overlay of the 2019 and 2024 gemeente maps (population-weighted means), wijken and
+    buurten through user-supplied crosswalk files (``crosswalk_paths``; e.g. the VNG
+    *grenswijzigen* address tables) or, without one, by unchanged code only. Every code that
+    cannot be placed is added to ``harmonisation_report``. Without geometry layers nothing
+    is converted. Finally the regions suite (counts per level of the target indeling,
+    against the harmonisation report) is added to ``checks`` for the validation stage.
+
+    Runs before validation on purpose: quarantine, disclosure control and the checks see
+    the harmonised rows as well, exactly as the native ones.
+
+    Raises
+    ------
+    ConfigError
+        When ``target_indeling`` is not 2020 or 2024.
+    """
+    if target_indeling not in (2020, 2024):
+        msg = f"target indeling must be 2020 or 2024, got {target_indeling}"
+        raise ConfigError(msg)
+    per_source = dict(loaded.per_source)
+    notes = list(loaded.notes)
+    report = [loaded.harmonisation_report]
+    if target_indeling == 2024 and loaded.geometries and "rivm" in per_source:
+        moved, unmatched, note = _rivm_to_2024(per_source["rivm"], loaded.regions, loaded.geometries, crosswalk_paths)
+        per_source["rivm_2024"] = moved
+        notes.append(note)
+        if len(unmatched):
+            report.append(unmatched.assign(from_year=2020, to_year=2024, source="rivm")[
+                ["code", "level", "from_year", "to_year", "source", "reason"]])
+    harmonisation = pd.concat(report, ignore_index=True)
+    checks = [*loaded.checks, *validate_frame("regions", loaded.regions, source="regions",
+                                                target_indeling=target_indeling, harmonisation_report=harmonisation)]
+    return replace(loaded, per_source=per_source, observations=pd.concat(per_source.values(), ignore_index=True),
+                   notes=notes, harmonisation_report=harmonisation, checks=checks)
 
 
 def _data_date(rows: list[dict[str, object]]) -> str:
@@ -316,6 +352,73 @@ def derive_tables(loaded: Loaded, comparisons: pd.DataFrame) -> dict[str, pd.Dat
               for a, b in TREND_PAIRS if a in periods and b in periods]
     trends = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return {"trends": trends, "priorities": priorities(comparisons, loaded.indicators)}
+
+
+def mark_fetch_failures(loaded: Loaded, failures: dict[str, str], raw_root: Path | None = None) -> Loaded:
+    """Mark sources whose live fetch failed (source → message) as *stale*.
+
+    Their data is that of the last good snapshot in the raw store, so ``data_date`` stays
+    the date of that snapshot. A source the load stage does not read (e.g. ``wsjg``) gets a
+    *failed* row, dated by its latest snapshot in ``raw_root`` when there is one.
+    """
+    if not failures:
+        return loaded
+    status = loaded.source_status.copy() if not loaded.source_status.empty else pd.DataFrame(
+        columns=["source", "status", "message", "data_date"])
+    for source, message in failures.items():
+        hit = status["source"] == source
+        if hit.any():
+            status.loc[hit & (status["status"] == "ok"), "status"] = "stale"
+            status.loc[hit, "message"] = message
+            continue
+        dates = [str(snap.manifest.get("retrieved_at", ""))[:10]
+                 for snap in (list_snapshots(raw_root, source) if raw_root is not None else [])]
+        status = pd.concat([status, pd.DataFrame([status_row(source, "failed", message, max(dates, default=""))])],
+                           ignore_index=True)
+    return replace(loaded, source_status=status)
+
+
+def source_summary(loaded: Loaded) -> pd.DataFrame:
+    """Per source: status, data date, message, rows read from its snapshots and observations.
+
+    ``rows`` sums the ``sources`` rows of the source (rows or features in its raw files);
+    ``observations`` counts its observations after this stage, harmonised copies
+    (``rivm_2024``) included.
+    """
+    status = loaded.source_status
+    if status.empty:
+        return pd.DataFrame(columns=["source", "status", "data_date", "message", "rows", "observations"])
+    sources = loaded.sources
+    rows = (pd.to_numeric(sources["rows"], errors="coerce").groupby(sources["name"]).sum(min_count=1)
+            if {"name", "rows"} <= set(sources.columns) else pd.Series(dtype="float64"))
+    observations: dict[str, int] = {}
+    for name, frame in loaded.per_source.items():
+        base = name.removesuffix("_2024")
+        observations[base] = observations.get(base, 0) + len(frame)
+    out = status[["source", "status", "data_date", "message"]].copy()
+    out["rows"] = pd.array([int(rows[s]) if s in rows.index and pd.notna(rows[s]) else None for s in out["source"]],
+                           dtype="Int64")
+    out["observations"] = [observations.get(str(s), 0) for s in out["source"]]
+    return out.reset_index(drop=True)
+
+
+def source_status_checks(loaded: Loaded, run_id: str) -> pd.DataFrame:
+    """One ``validation_results`` row per source saying whether its data is from this run.
+
+    A source that is *stale* (its last good data kept) or *failed* (left out) is a failed
+    warning naming the date of the data in use, so the validation report shows it next to
+    the other checks; the run itself carries on.
+    """
+    rows = []
+    for r in loaded.source_status.to_dict("records"):
+        status, date = str(r["status"]), str(r.get("data_date") or "onbekend")
+        observed = "actueel" if status == "ok" else f"{status}: niet actueel, gegevens van {date}"
+        rows.append({"source": str(r["source"]), "check_name": "bron actueel", "severity": "warning",
+                     "passed": status == "ok", "observed": observed,
+                     "expected": "gegevens uit de raw store van deze run (status ok)",
+                     "details": f"gegevens van {date}" + (f"; {r['message']}" if r.get("message") else "")})
+    columns = ["source", "check_name", "severity", "passed", "observed", "expected", "details"]
+    return pd.DataFrame(rows, columns=columns).assign(run_id=run_id)
 
 
 def validate_publication(loaded: Loaded, comparisons: pd.DataFrame, indeling_year: int) -> list[dict[str, object]]:

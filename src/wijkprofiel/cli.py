@@ -2,7 +2,8 @@
 
 ``wijkprofiel run`` runs the parent Prefect flow on Prefect's local ephemeral server (no
 setup, no account, no network). ``wijkprofiel sources`` lists the raw store.
-Exit codes: 0 success, 1 data/validation/publication error, 2 invalid arguments.
+Exit codes: 0 success, 1 data/validation/publication error, 2 invalid arguments, 3 finished
+with a source that is not current (stale or failed; its last good data is used).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from wijkprofiel.config import Settings, default_raw_root
 from wijkprofiel.errors import ConfigError, WijkprofielError
 from wijkprofiel.raw import list_snapshots
 from wijkprofiel.sources.extract import register_extract
-from wijkprofiel.sources.fetch import add_fetch_arguments, fetch_cli
+from wijkprofiel.sources.fetch import add_fetch_arguments, fetch_cli, parse_source_options
 
 __all__ = ["main", "build_parser"]
 
@@ -43,8 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cdn", action="store_true", help="laad Leaflet van een CDN in plaats van in te bouwen")
     run.add_argument("--ververs", action="append", default=[], metavar="BRON",
                      help="haal deze bron eerst live op (herhaalbaar); mislukt ophalen → laatste snapshot, gemarkeerd als niet actueel")
+    run.add_argument("--bron-optie", action="append", default=[], metavar="BRON.PARAMETER=WAARDE",
+                     help="parameter voor het ophalen met --ververs, bijv. rivm.catalog_url=dataderden.cbs.nl (herhaalbaar)")
+    run.add_argument("--ophaal-timeout", type=float, default=None, metavar="SEC", help="timeout per HTTP-verzoek")
+    run.add_argument("--ophaal-pogingen", type=int, default=None, metavar="N", help="pogingen per HTTP-verzoek (4)")
+    run.add_argument("--ophaal-herhalingen", type=int, default=None, metavar="N", help="herhalingen van de ophaaltaak (2)")
+    run.add_argument("--ophaal-wachttijd", type=float, action="append", default=None, metavar="SEC",
+                     help="wachttijd voor een herhaling van de ophaaltaak (herhaalbaar: oplopend; standaard 10, 60)")
+    run.add_argument("--cache-geldig", type=float, default=None, metavar="SEC",
+                     help="hoe lang een opgehaalde snapshot geldig blijft zonder opnieuw op te halen (86400; 0 = altijd ophalen)")
     run.add_argument("--wacht", type=float, default=0.0, metavar="SEC",
                      help="wacht zo lang op een andere lopende run (standaard: stop meteen met een melding)")
+    run.add_argument("--dask-workers", type=int, default=0, metavar="N",
+                     help="publiceer per gemeente op een lokaal Dask-cluster met N processen (standaard: threads)")
+    run.add_argument("--dask-adres", default=None, metavar="ADRES",
+                     help="publiceer op het Dask-cluster op dit adres (bijv. tcp://scheduler:8786)")
     serve = sub.add_parser("serve", help="start een geplande deployment (Prefect flow.serve)")
     serve.add_argument("--cron", default="0 6 1 * *", help="cron-schema (standaard maandelijks: '0 6 1 * *')")
     serve.add_argument("--interval", type=float, default=None, metavar="SEC", help="interval in seconden (in plaats van cron)")
@@ -82,11 +96,27 @@ def _run(args: argparse.Namespace) -> int:
         self_contained=not args.cdn,
         crosswalks=tuple(args.crosswalk),
     )
+    fetch_params = parse_source_options(args.bron_optie)
+    fetch_options = {k: v for k, v in {
+        "http_timeout_seconds": args.ophaal_timeout, "http_attempts": args.ophaal_pogingen,
+        "retries": args.ophaal_herhalingen, "retry_delay_seconds": args.ophaal_wachttijd,
+        "cache_expiration_seconds": args.cache_geldig}.items() if v is not None}
+    if args.dask_workers < 0:
+        msg = f"--dask-workers must be 0 (threads) or a number of worker processes, got {args.dask_workers}"
+        raise ConfigError(msg)
     if not settings.raw_root.is_dir():
         msg = f"raw store {settings.raw_root} does not exist; expected data/raw with source snapshots"
         raise ConfigError(msg)
     _prefect_defaults()
-    from pipelines.wijkprofiel_flow import wijkprofiel  # Prefect is imported only here
+    from pydantic import ValidationError
+
+    from pipelines.wijkprofiel_flow import FetchOptions, wijkprofiel  # noqa: I001 - Prefect is imported only here
+
+    try:
+        options = FetchOptions(**fetch_options) if fetch_options else None
+    except ValidationError as exc:
+        msg = f"invalid fetch option(s) (--ophaal-*, --cache-geldig): {exc.errors(include_url=False)}"
+        raise ConfigError(msg) from exc
 
     started = time.perf_counter()
     result = wijkprofiel(
@@ -99,6 +129,10 @@ def _run(args: argparse.Namespace) -> int:
         crosswalks=[str(p) for p in settings.crosswalks],
         refresh=list(args.ververs) or None,
         lock_wait_seconds=args.wacht,
+        fetch_params=fetch_params or None,
+        fetch_options=options,
+        dask_address=args.dask_adres,
+        dask_workers=args.dask_workers,
     )
     seconds = time.perf_counter() - started
     sizes = result["map_sizes"]

@@ -180,7 +180,11 @@ class SeriesTable:
 
         def coded(column: str, vocabulary: list[str]) -> NDArray[np.int8]:
             m = np.zeros(shape, dtype=np.int8)
-            m[s_idx, f_idx] = rows[column].astype(str).map({c: i for i, c in enumerate(vocabulary)}).fillna(0).to_numpy(dtype="int8")
+            # code the few distinct values, then take per row (unknown or missing → 0)
+            keys, uniq = pd.factorize(rows[column].astype(str))
+            position = {c: i for i, c in enumerate(vocabulary)}
+            lut = np.array([position.get(str(u), 0) for u in uniq] + [0], dtype=np.int8)
+            m[s_idx, f_idx] = lut[keys]
             return m
 
         present = np.zeros(shape, dtype=bool)
@@ -334,6 +338,7 @@ def _skeleton(self_contained: bool) -> tuple[str, ...]:
     import folium  # heavy optional import
 
     m = folium.Map(location=[52.2, 5.3], zoom_start=8, tiles=None, control_scale=True)
+    m._id = "wijkprofiel"  # fixed variable name (folium draws a random one): equal pages give equal files
     m.default_js = []
     m.default_css = []
     root: Any = m.get_root()  # a branca Figure (header/html/script sections)

@@ -19,6 +19,8 @@ from typing import Any
 import jinja2
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from markupsafe import Markup
 from numpy.typing import NDArray
 
@@ -92,17 +94,23 @@ def profile_table(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
     ind = indicators.set_index(indicators["indicator_id"].astype(str))
     iid = rows["indicator_id"].astype(str)
     theme_pos = {k: i for i, k in enumerate(THEMES)}
-    t = rows.assign(indicator_id=iid, _t=iid.map(ind["theme"]).map(theme_pos), _o=iid.map({k: i for i, k in enumerate(ind.index)})
-                    ).sort_values(["region_code", "_t", "_o", "period", "population_group"], kind="stable")
+    codes, uniq = pd.factorize(iid)  # map the few distinct indicators, then take per row
+    per_ind = pd.Series(uniq, dtype=iid.dtype)
+    t = rows.assign(indicator_id=iid, _t=_take_mapped(per_ind.map(ind["theme"]).map(theme_pos), codes, rows.index),
+                    _o=_take_mapped(per_ind.map({k: i for i, k in enumerate(ind.index)}), codes, rows.index),
+                    _i=codes).sort_values(["region_code", "_t", "_o", "period", "population_group"], kind="stable")
     nan = pd.Series(np.nan, index=t.index)
+    ti = t["_i"].to_numpy()
+    group = t["population_group"].astype(str)
+    g_codes, g_uniq = pd.factorize(group)
     out = pd.DataFrame({
         "region_code": t["region_code"].astype(str),
-        "thema": t["indicator_id"].map(ind["theme"]).map(THEMES),
+        "thema": _take_mapped(per_ind.map(ind["theme"]).map(THEMES), ti, t.index),
         "indicator_id": t["indicator_id"],
-        "indicator": t["indicator_id"].map(ind["label_nl"]),
-        "eenheid": t["indicator_id"].map(ind["unit"]),
+        "indicator": _take_mapped(per_ind.map(ind["label_nl"]), ti, t.index),
+        "eenheid": _take_mapped(per_ind.map(ind["unit"]), ti, t.index),
         "periode": t["period"].astype(int),
-        "leeftijdsgroep": t["population_group"].astype(str).map(POPULATION_GROUPS),
+        "leeftijdsgroep": _take_mapped(pd.Series(g_uniq, dtype=group.dtype).map(POPULATION_GROUPS), g_codes, t.index),
         "waarde": t["value"], "gemeente": t["gemeente_value"], "nederland": t["nl_value"],
         "verschil_gemeente": t["diff_gemeente"], "verschil_nederland": t["diff_nl"], "index_nederland": t["index_nl"],
         "klasse_gemeente": t["class_gemeente"].astype(str), "klasse_nederland": t["class_nl"].astype(str),
@@ -113,6 +121,11 @@ def profile_table(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
     for col in _NUMERIC:
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64").round(2)
     return out.reset_index(drop=True)
+
+
+def _take_mapped(mapped: pd.Series, codes: NDArray[np.intp], index: pd.Index) -> pd.Series:
+    """Per row the value of its distinct key (``mapped`` is indexed by factorize codes)."""
+    return mapped.take(codes).set_axis(index)
 
 
 def split_records(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -282,17 +295,29 @@ def _trends(latest: pd.DataFrame, table: pd.DataFrame, digits: NDArray[np.int64]
     with np.errstate(invalid="ignore", divide="ignore"):
         xs = _coord(2 + 40 * (p - pmin[:, None]) / np.where(pmax > pmin, pmax - pmin, 1)[:, None])
         ys = _coord(12 - 10 * (v - vmin[:, None]) / np.where(vmax > vmin, vmax - vmin, 1)[:, None])
-    texts = np.stack([np.char.add(f"’{per % 100:02d} ", _fmt(v[:, j], digits).astype(str)) for j, per in enumerate(periods)], axis=1) \
-        if len(periods) else np.empty((len(v), 0), dtype=str)
     out = np.full(len(v), "", dtype=object)
-    for i in np.flatnonzero(n):
-        cols = np.flatnonzero(ok[i])
-        text = f'<span class="tr">{" · ".join(texts[i, cols])}</span>'
-        if n[i] >= 2:
-            pts = " ".join(f"{xs[i, j]},{ys[i, j]}" for j in cols)
-            text = f'<svg class="sl" viewBox="0 0 44 14" aria-hidden="true"><polyline points="{pts}"/></svg> ' + text
-        out[i] = text
-    return out
+    if not len(periods) or not n.any():
+        return out
+    # per wave the value text and the point followed by a separator (null where the row has no
+    # value), concatenated per row without the last separator (null_handling="skip" loses rows
+    # in pyarrow 26)
+    texts, points = [], []
+    for j, per in enumerate(periods):
+        missing = ~ok[:, j]
+        texts.append(pc.binary_join_element_wise(
+            f"’{per % 100:02d} ", pa.array(_fmt(v[:, j], digits), pa.string(), mask=missing), " · ", ""))
+        points.append(pc.binary_join_element_wise(pa.array(xs[:, j], pa.string(), mask=missing), ",",
+                                                  pa.array(ys[:, j], pa.string(), mask=missing), " ", ""))
+
+    def concat(parts: list[Any], sep: str) -> Any:
+        joined = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
+        return pc.utf8_slice_codeunits(joined, 0, -len(sep))
+
+    span = pc.binary_join_element_wise('<span class="tr">', concat(texts, " · "), "</span>", "")
+    svg = pc.binary_join_element_wise('<svg class="sl" viewBox="0 0 44 14" aria-hidden="true"><polyline points="',
+                                      concat(points, " "), '"/></svg> ', span, "")
+    text = pc.if_else(pa.array(n >= 2), svg, span)
+    return np.where(n > 0, np.array(text.to_pylist(), dtype=object), out)
 
 
 # ---------------------------------------------------------------------------- priorities
@@ -415,7 +440,7 @@ def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_
     rows = _rows_html(table, latest, spine or {}, level_label)
     blocks = {code: (a, b) for code, a, b in _groups(latest)}
     prio = _priority_items(_priority_frame(latest))
-    descriptive = table.groupby("region_code")["methode"].agg(lambda m: bool((m == "descriptive_z").all())).to_dict()
+    descriptive = (table["methode"] == "descriptive_z").groupby(table["region_code"]).all().to_dict()
     shell = _template("profile.html.j2")
     for p in pages:
         a, b = blocks.get(p["code"], (0, 0))

@@ -18,6 +18,8 @@ The WSJG API key is never a command-line argument (it would show in ``ps``); it 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from typing import Any
 from wijkprofiel.config import default_raw_root
 from wijkprofiel.errors import ConfigError, WijkprofielError
 from wijkprofiel.raw import Snapshot, list_snapshots
+from wijkprofiel.sources._http import RetryPolicy
 from wijkprofiel.sources.extract import register_extract
 from wijkprofiel.sources.kwb import KWB_TABLES, fetch_kwb
 from wijkprofiel.sources.pdok import fetch_pdok
@@ -35,7 +38,8 @@ from wijkprofiel.sources.rivm import RIVM_TABLES, fetch_rivm
 from wijkprofiel.sources.vektis import fetch_vektis
 from wijkprofiel.sources.wsjg import fetch_wsjg
 
-__all__ = ["SourceInfo", "SOURCES", "fetch_source", "add_fetch_arguments", "fetch_cli"]
+__all__ = ["SourceInfo", "SOURCES", "check_sources", "fetch_source", "fetch_cache_key", "parse_source_options",
+           "add_fetch_arguments", "fetch_cli"]
 
 
 @dataclass(frozen=True)
@@ -117,28 +121,126 @@ SOURCES: Mapping[str, SourceInfo] = MappingProxyType({
 })
 
 
-def fetch_source(name: str, raw_root: Path, **params: Any) -> Snapshot:
-    """Fetch source ``name`` into the raw store with its parameters (see :data:`SOURCES`).
-
-    Raises
-    ------
-    ConfigError
-        Unknown source, unknown or missing parameters (all listed at once), or what the
-        source's own fetch function rejects.
-    FetchError
-        From the source's fetch function.
-    """
+def _info(name: str) -> SourceInfo:
     info = SOURCES.get(name)
     if info is None:
         msg = f"unknown source {name!r}; valid sources: {', '.join(SOURCES)}"
         raise ConfigError(msg)
+    return info
+
+
+def check_sources(names: list[str] | tuple[str, ...]) -> None:
+    """Raise one ConfigError naming every name that is not a source of :data:`SOURCES`."""
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        msg = f"unknown source(s) {', '.join(map(repr, unknown))}; valid sources: {', '.join(SOURCES)}"
+        raise ConfigError(msg)
+
+
+def fetch_source(name: str, raw_root: Path, *, timeout: float | None = None, attempts: int | None = None,
+                 **params: Any) -> Snapshot:
+    """Fetch source ``name`` into the raw store with its parameters (see :data:`SOURCES`).
+
+    Parameters
+    ----------
+    name
+        The source (a key of :data:`SOURCES`).
+    raw_root
+        The raw store root.
+    timeout
+        Seconds to wait for a connection and between bytes of each response (the
+        ``connect_timeout`` and ``read_timeout`` of the source's :class:`RetryPolicy`);
+        the policy default when None. Not allowed together with a ``policy`` parameter.
+    attempts
+        Tries per request (the ``attempts`` of the policy); the policy default when None.
+    **params
+        The source's parameters.
+
+    Raises
+    ------
+    ConfigError
+        Unknown source, unknown or missing parameters (all listed at once), ``timeout`` or
+        ``attempts`` for a source without network access or together with ``policy``, or
+        what the source's own fetch function rejects.
+    FetchError
+        From the source's fetch function.
+    """
+    info = _info(name)
     problems = [f"unknown parameter {p!r}" for p in params if p not in info.parameters]
     problems += [f"missing parameter {p!r}" for p in info.required if params.get(p) is None]
+    if timeout is not None or attempts is not None:
+        if "policy" not in info.parameters:
+            problems.append(f"timeout/attempts given, but source {name} fetches nothing over the network")
+        elif params.get("policy") is not None:
+            problems.append("give either a policy or timeout/attempts, not both")
+        else:
+            defaults = RetryPolicy()
+            params["policy"] = RetryPolicy(
+                attempts=defaults.attempts if attempts is None else attempts,
+                connect_timeout=defaults.connect_timeout if timeout is None else timeout,
+                read_timeout=defaults.read_timeout if timeout is None else timeout)
     if problems:
         valid = "; ".join(f"{k}: {v}" for k, v in info.parameters.items())
         msg = f"fetch {name}: {', '.join(problems)}; parameters are {valid}"
         raise ConfigError(msg)
     return info.fetch(raw_root=Path(raw_root), **{k: v for k, v in params.items() if v is not None})
+
+
+#: parameters that name the table/dataset of a fetch (shown in the cache key)
+_TABLE_PARAMS = ("table_id", "year", "level", "geolevel", "dataset")
+
+
+def fetch_cache_key(name: str, raw_root: Path, params: Mapping[str, Any]) -> str | None:
+    """The cache key of a fetch: source, table and every parameter that changes the data.
+
+    ``policy`` (timeouts and retries) does not change what is fetched and is left out; the
+    resolved raw store is part of the key (a snapshot path belongs to one store). Sources
+    read from a local file (``extract``) are never cached: None.
+
+    Returns
+    -------
+    str or None
+        ``fetch-<source>-<table>-<sha256[:16]>``, e.g. ``fetch-rivm-50090NED-…``.
+    """
+    info = _info(name)
+    if "policy" not in info.parameters:
+        return None
+    data = {k: v for k, v in sorted(params.items()) if k != "policy" and v is not None}
+    table = "-".join(str(data[k]) for k in _TABLE_PARAMS if k in data) or "default"
+    text = json.dumps({"source": name, "raw_root": str(Path(raw_root).resolve()), "params": data},
+                      sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"fetch-{name}-{''.join(c if c.isalnum() else '_' for c in table)}-{digest}"
+
+
+def parse_source_options(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``["rivm.catalog_url=host:8080", "rivm.periods=[2020]"]`` → ``{"rivm": {...}}``.
+
+    Values are read as JSON when they parse (numbers, lists), else kept as text. Every
+    unknown source or parameter is listed at once in one ConfigError.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        source, dot, param = key.strip().partition(".")
+        if not sep or not dot or not param:
+            problems.append(f"{item!r} is not BRON.PARAMETER=WAARDE (e.g. rivm.catalog_url=dataderden.cbs.nl)")
+            continue
+        info = SOURCES.get(source)
+        if info is None or param not in info.parameters or param == "policy":
+            known = ", ".join(p for p in info.parameters if p != "policy") if info else ", ".join(SOURCES)
+            problems.append(f"{item!r}: unknown {'parameter' if info else 'source'} (expected one of {known})")
+            continue
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out.setdefault(source, {})[param] = value
+    if problems:
+        msg = "invalid source option(s): " + "; ".join(problems)
+        raise ConfigError(msg)
+    return out
 
 
 #: CLI option (argparse dest) -> (parameter, sources it applies to)

@@ -1,0 +1,178 @@
+"""Prefect flow ``publish``: maps, profiles and the index, fanned out per chunk of gemeenten.
+
+The steps are those of :mod:`wijkprofiel.publish`: the flow process prepares the
+publication (reads the warehouse once, writes the steps' inputs into the staging
+directory), then the geometry, the national maps, and per chunk of gemeenten the profiles,
+maps and static maps run as tasks on the flow's task runner, and the flow process writes
+the index and swaps the publication in. Tasks receive only a small context and a list of
+gemeentecodes; each reads its own rows from DuckDB (read-only).
+
+The task runner is chosen per run (:func:`run_publish`, :func:`task_runner`): Prefect's
+default thread pool, or Dask through prefect-dask's ``DaskTaskRunner`` — a local cluster of
+worker processes (``dask_workers``) or any Dask cluster (``dask_address``; its workers must
+see the same file system and have wijkprofiel installed). The outputs are byte-identical.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, wait
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import unmapped
+
+from wijkprofiel.expectations import validation_report_html
+from wijkprofiel.maps import write_text_atomic
+from wijkprofiel.publish import (
+    PublishContext,
+    PublishResult,
+    Tally,
+    chunk_gemeenten,
+    discard_publication,
+    finish_publication,
+    prepare_geometry,
+    prepare_publication,
+    publish_maps,
+    publish_national,
+    publish_profiles,
+    publish_static,
+)
+from wijkprofiel.warehouse import connect
+
+__all__ = ["publish_flow", "run_publish", "task_runner"]
+
+#: threads of the default task runner (geometry, static maps and file writes release the GIL)
+DEFAULT_THREADS = 3
+_THREADS: Any = ThreadPoolTaskRunner(max_workers=DEFAULT_THREADS)
+
+
+# ---------------------------------------------------------------- tasks
+@task(name="publicatie-voorbereiden", cache_policy=NO_CACHE)
+def prepare(db_path: Path, maps_dir: Path, indeling_year: int, gemeenten: list[str] | None, self_contained: bool,
+            static_maps: bool, generated: str | None) -> PublishContext:
+    ctx = prepare_publication(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
+                              self_contained=self_contained, static_maps=static_maps, generated=generated)
+    get_run_logger().info("publicatie voorbereid: %d gemeenten in %s", len(ctx.gemeenten), ctx.build)
+    return ctx
+
+
+@task(name="kaartgeometrie", cache_policy=NO_CACHE)
+def geometry(ctx: PublishContext) -> None:
+    prepare_geometry(ctx)
+
+
+@task(name="landelijke-kaarten", cache_policy=NO_CACHE)
+def national(ctx: PublishContext) -> Tally:
+    tally = publish_national(ctx)
+    tally.add(publish_static(ctx, [], national=True))
+    return tally
+
+
+@task(name="profielen", cache_policy=NO_CACHE)
+def profiles(ctx: PublishContext, codes: list[str]) -> Tally:
+    tally = publish_profiles(ctx, codes)
+    get_run_logger().info("%d gemeenten: %d profielen", len(codes), tally.profiles)
+    return tally
+
+
+@task(name="gemeentekaarten", cache_policy=NO_CACHE)
+def gemeente_maps(ctx: PublishContext, codes: list[str]) -> Tally:
+    tally = publish_maps(ctx, codes)
+    tally.add(publish_static(ctx, codes))
+    return tally
+
+
+@task(name="publicatie-afronden", cache_policy=NO_CACHE)
+def finish(ctx: PublishContext, parts: list[Tally]) -> PublishResult:
+    with connect(ctx.db_path) as con:
+        results = con.execute("SELECT * FROM validation_results").df()
+    write_text_atomic(ctx.build / "validatie.html", validation_report_html(
+        results, title="Validatie wijkprofiel", generated=ctx.generated))
+    result = finish_publication(ctx, parts)
+    get_run_logger().info("gepubliceerd: %d bestanden, %.1f MB, %d profielen", result.files,
+                          result.total_bytes / 1e6, result.profiles)
+    return result
+
+
+# ---------------------------------------------------------------- flow
+@flow(name="publish", task_runner=_THREADS)
+def publish_flow(db_path: Path, maps_dir: Path, indeling_year: int = 2020, gemeenten: list[str] | None = None,
+                 self_contained: bool = True, static_maps: bool = True, chunks: int = 2,
+                 generated: str | None = None) -> PublishResult:
+    """Maps, profiles and the index from the warehouse, per chunk of gemeenten on the task runner.
+
+    Parameters
+    ----------
+    chunks
+        Number of chunks of gemeenten (about equal numbers of wijken); more chunks balance
+        better over workers, each costs one DuckDB read.
+    generated
+        Publication time shown on the pages (default: now).
+    """
+    ctx: PublishContext = prepare(db_path, maps_dir, indeling_year, gemeenten, self_contained, static_maps, generated)
+    futures: list[PrefectFuture[Any]] = []
+    try:
+        codes = chunk_gemeenten(ctx, chunks)
+        geo: list[Any] = [geometry.submit(ctx)]
+        futures += geo
+        # profiles need no geometry: they run while it is prepared
+        futures += profiles.map(unmapped(ctx), codes)
+        futures.append(national.submit(ctx, return_state=False, wait_for=geo))
+        futures += gemeente_maps.map(unmapped(ctx), codes, wait_for=geo)
+        parts = [f.result() for f in futures[1:]]
+        result: PublishResult = finish(ctx, parts)
+        return result
+    except BaseException:
+        wait(futures)  # nothing may still write into the staging directory
+        discard_publication(ctx)
+        raise
+
+
+def task_runner(dask_address: str | None = None, dask_workers: int = 0) -> Any:
+    """The task runner of a publication: Dask at ``dask_address``, else a local Dask cluster
+    of ``dask_workers`` single-threaded worker processes, else Prefect's thread pool."""
+    if not dask_address and dask_workers <= 0:
+        return ThreadPoolTaskRunner(max_workers=DEFAULT_THREADS)
+    from prefect_dask.task_runners import DaskTaskRunner
+
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "processes": True, "threads_per_worker": 1,
+                                          "dashboard_address": None, "silence_logs": logging.WARNING,
+                                          "env": {"PREFECT_API_URL": _api_url()}})
+
+
+def _api_url() -> str:
+    """The Prefect API of this process, for local Dask workers: the configured one, else this
+    process's ephemeral server (started now if needed), so workers do not start their own."""
+    from prefect.settings import PREFECT_API_URL
+
+    api = PREFECT_API_URL.value()
+    if not api:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()  # the process-wide instance Prefect's client uses
+        server.start()
+        api = server.api_url
+    return str(api)
+
+
+def run_publish(db_path: Path, maps_dir: Path, *, indeling_year: int = 2020, gemeenten: list[str] | None = None,
+                self_contained: bool = True, static_maps: bool = True, dask_address: str | None = None,
+                dask_workers: int = 0, chunks: int = 0, generated: str | None = None) -> PublishResult:
+    """Run :func:`publish_flow` on the runner of :func:`task_runner`.
+
+    ``chunks=0`` picks 2 chunks on the thread pool, 2 per worker on a local Dask cluster
+    and 8 on a remote one.
+    """
+    if chunks <= 0:
+        chunks = 8 if dask_address else 2 * dask_workers if dask_workers > 0 else 2
+    run = publish_flow.with_options(task_runner=task_runner(dask_address, dask_workers))
+    result: PublishResult = run(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
+                                self_contained=self_contained, static_maps=static_maps, chunks=chunks,
+                                generated=generated)
+    return result

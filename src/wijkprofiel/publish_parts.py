@@ -1,0 +1,490 @@
+"""The work of the publication steps (see :mod:`wijkprofiel.publish`): reading the warehouse,
+preparing web geometry and rendering national maps, gemeente maps, profiles and the index.
+
+Each renderer takes plain inputs (frames, :class:`Shared`, tables, geometry) and a
+:class:`Writer`, so the same code runs in-process (:func:`wijkprofiel.publish.publish`) and
+per chunk of gemeenten on any worker (inputs then come from the prepared files of the
+publication and from read-only, parameterised DuckDB queries).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from wijkprofiel import __version__
+from wijkprofiel.errors import ConfigError
+from wijkprofiel.maps import (
+    DESCRIPTIVE_NOTE,
+    SeriesTable,
+    map_payload,
+    render_map_page,
+    write_text_atomic,
+)
+from wijkprofiel.profiles import (
+    KEY_INDICATORS,
+    Spine,
+    env,
+    gemeente_overview_html,
+    profile_csv,
+    profile_csv_texts,
+    profile_pages,
+    profile_table,
+    profile_xlsx,
+    profile_xlsx_rows,
+    table_csv,
+    table_xlsx,
+    wijk_summary,
+)
+from wijkprofiel.warehouse import connect
+from wijkprofiel.webgeom import Layer, bounds_latlng, encode_topology, to_lonlat, uncovered
+
+__all__ = ["SOURCE_LABELS", "Shared", "Geometry", "Writer", "Tally"]
+
+log = logging.getLogger("wijkprofiel.publish")
+
+#: indicator source id -> Dutch source label (tooltips, legends, profiles)
+SOURCE_LABELS = {
+    "rivm_gezondheidsmonitor": "RIVM/GGD'en/CBS, Gezondheidsmonitor Volwassenen en Ouderen (kleingebiedsschattingen)",
+    "cbs_kwb": "CBS, Kerncijfers wijken en buurten",
+    "vektis_zvw": "Vektis, Open Databestand Zorgverzekeringswet",
+}
+#: wijk profiles rendered together (vectorised) per chunk
+PROFILE_CHUNK = 400
+_LEVELS = ("gemeente", "wijk", "buurt")
+_STRING_COLUMNS = ("indicator_id", "region_code", "population_group", "class_nl", "class_gemeente", "class_method", "level")
+#: comparisons joined with their observation's suppression flag and 95 % interval
+_COMP_SQL = (
+    "SELECT c.*, o.suppressed, o.ci_lower, o.ci_upper FROM comparisons c SEMI JOIN keep USING (region_code) "
+    "JOIN (SELECT * FROM observations WHERE indeling_year = ? AND region_code IN (SELECT region_code FROM keep)) o "
+    "USING (indicator_id, region_code, indeling_year, period, population_group) WHERE c.indeling_year = ?"
+)
+
+
+@dataclass
+class Tally:
+    """Files written by a step: counts, bytes, map sizes and (gemeente steps) index rows."""
+
+    files: int = 0
+    total_bytes: int = 0
+    map_sizes: dict[str, int] = field(default_factory=dict)
+    profiles: int = 0
+    static_maps: int = 0
+    index_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, other: Tally) -> None:
+        """Add ``other`` to this tally."""
+        self.files += other.files
+        self.total_bytes += other.total_bytes
+        self.map_sizes.update(other.map_sizes)
+        self.profiles += other.profiles
+        self.static_maps += other.static_maps
+        self.index_rows.update(other.index_rows)
+
+
+class Clock:
+    """Logs the duration of publication stages (logger ``wijkprofiel.publish``, DEBUG)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        log.debug("publish: %s %.1f s", stage, now - self.last)
+        self.last = now
+
+
+class Writer:
+    """Writes files of the publication from a small thread pool (file system calls release
+    the GIL, so the caller keeps rendering while earlier pages are written)."""
+
+    def __init__(self, root: Path, tally: Tally, threads: int = 4) -> None:
+        self.root, self.tally = root, tally
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wijkprofiel-write")
+        self.pending: list[Future[None]] = []
+
+    def __call__(self, rel: str, content: str | bytes, is_map: bool = False) -> None:
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        self.tally.files += 1
+        self.tally.total_bytes += len(data)
+        if is_map:
+            self.tally.map_sizes[rel] = len(data)
+        self.pending.append(self.pool.submit(write_text_atomic, self.root / rel, data))
+        if len(self.pending) >= 256:  # bound the memory held by queued pages
+            done, self.pending = self.pending[:128], self.pending[128:]
+            for f in done:
+                f.result()
+
+    def finish(self) -> None:
+        """Wait for every write; re-raises the first error."""
+        try:
+            for f in self.pending:
+                f.result()
+        finally:
+            self.pending = []
+            self.pool.shutdown(wait=True)
+
+    def cancel(self) -> None:
+        """Drop queued writes (after an error elsewhere)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ------------------------------------------------------------------------------ reading
+
+def _text(value: Any, default: str = "") -> str:
+    return default if value is None or (isinstance(value, float) and np.isnan(value)) or pd.isna(value) else str(value)
+
+
+def _comp_frame(con: Any, keep_sql: str, params: list[Any], indeling_year: int) -> pd.DataFrame:
+    # arrow → pandas is several times faster than .df() for the ~750k rows
+    comp: pd.DataFrame = con.execute(f"WITH keep AS ({keep_sql}) {_COMP_SQL}",  # noqa: S608 - constant SQL
+                                     [*params, indeling_year, indeling_year]).fetch_arrow_table().to_pandas()
+    for col in _STRING_COLUMNS:
+        comp[col] = comp[col].astype(str)
+    return comp
+
+
+def read_warehouse(db_path: Path, indeling_year: int) -> dict[str, pd.DataFrame]:
+    """Regions, comparable indicators, comparisons (gemeente, wijk, buurt with geometry),
+    sources, validation results and the harmonisation report of one indeling."""
+    con = connect(db_path)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        regions = con.execute(
+            "SELECT region_code, name, level, gemeentecode, wijkcode, geometry, geometry_year, water "
+            "FROM regions WHERE indeling_year = ?", [indeling_year]).df()
+        if regions.empty:
+            available = [str(r[0]) for r in con.execute("SELECT DISTINCT indeling_year FROM regions ORDER BY 1").fetchall()]
+            msg = f"no regions of indeling {indeling_year} in {db_path}; available: {', '.join(available)}"
+            raise ConfigError(msg)
+        return {
+            "regions": regions,
+            "indicators": con.execute("SELECT * FROM indicators WHERE comparable ORDER BY sort_order").df(),
+            "comp": _comp_frame(con, "SELECT region_code FROM regions WHERE indeling_year = ? AND "
+                                "(level IN ('gemeente', 'wijk') OR (level = 'buurt' AND geometry IS NOT NULL))",
+                                [indeling_year], indeling_year),
+            "sources": con.execute("SELECT * FROM sources ORDER BY name, table_id").df(),
+            "validation": con.execute("SELECT * FROM validation_results").df(),
+            "report": con.execute("SELECT * FROM harmonisation_report").df(),
+        }
+    finally:
+        con.close()
+
+
+def read_wijk_rows(db_path: Path, indeling_year: int, wijken: list[str]) -> pd.DataFrame:
+    """The comparison rows of ``wijken`` only (read-only, parameterised; the same columns
+    and types as the wijk rows of :func:`read_warehouse`)."""
+    con = connect(db_path)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        return _comp_frame(con, "SELECT region_code FROM regions WHERE indeling_year = ? AND level = 'wijk' "
+                           "AND region_code IN (SELECT unnest(?::VARCHAR[]))", [indeling_year, wijken], indeling_year)
+    finally:
+        con.close()
+
+
+def read_regions(db_path: Path, indeling_year: int) -> pd.DataFrame:
+    """The regions (with geometry) of one indeling."""
+    con = connect(db_path)
+    try:
+        return con.execute("SELECT region_code, level, gemeentecode, geometry, geometry_year FROM regions "
+                           "WHERE indeling_year = ?", [indeling_year]).df()
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------- shared inputs
+
+@dataclass
+class Shared:
+    """What every step needs besides tables and geometry (small; pickled once per publication)."""
+
+    names: dict[str, str]
+    indicators: pd.DataFrame
+    source_records: list[dict[str, Any]]
+    source_lines: list[str]
+    #: every wijk per gemeente (sorted by code)
+    wijken_of: dict[str, list[str]]
+    #: wijken with geometry
+    has_geo: frozenset[str]
+    #: buurten with geometry per gemeente (sorted)
+    buurten_of: dict[str, list[str]]
+    validation: pd.DataFrame
+    report: pd.DataFrame
+    spine: Spine = field(default_factory=dict)
+
+
+def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
+    """:class:`Shared` from the frames of :func:`read_warehouse` (``spine`` is set later)."""
+    regions = data["regions"]
+    source_records = [{str(k): v for k, v in r.items()} for r in data["sources"].to_dict("records")]
+    source_lines = [f"{_text(s['title'], _text(s['name']))} ({s['table_id']}), opgehaald {str(s['retrieved_at'])[:10]}, {s['licence']}"
+                    for s in source_records]
+    names = dict(zip(regions["region_code"].astype(str),
+                     regions["name"].where(regions["name"].notna(), regions["region_code"]).astype(str), strict=True))
+    wijk_regions = regions[regions["level"] == "wijk"].sort_values("region_code")
+    wijken_of = {str(k): [str(c) for c in v] for k, v in wijk_regions.groupby("gemeentecode")["region_code"].agg(list).items()}
+    has_geo = frozenset(wijk_regions.loc[wijk_regions["geometry"].notna(), "region_code"].astype(str))
+    buurt_rows = regions[(regions["level"] == "buurt") & regions["geometry"].notna()]
+    buurten_of = {str(k): sorted(str(c) for c in v) for k, v in buurt_rows.groupby("gemeentecode")["region_code"].agg(list).items()}
+    return Shared(names=names, indicators=data["indicators"], source_records=source_records, source_lines=source_lines,
+                  wijken_of=wijken_of, has_geo=has_geo, buurten_of=buurten_of, validation=data["validation"],
+                  report=data["report"])
+
+
+def series_tables(comp: pd.DataFrame, indicators: pd.DataFrame) -> dict[str, SeriesTable]:
+    """Per level the :class:`SeriesTable` of the comparison rows."""
+    return {lvl: SeriesTable.from_comparisons(comp[comp["level"] == lvl], indicators) for lvl in _LEVELS}
+
+
+# ------------------------------------------------------------------------- geometry
+
+@dataclass
+class Geometry:
+    """Web geometry of one publication (cleaned, simplified, projected once)."""
+
+    gemeente: Layer
+    wijk: Layer
+    buurt: Layer
+    geometry_year: dict[str, int]
+    #: per gemeente the part without wijk geometry (lon/lat; fine and coarse), e.g. Amsterdam
+    holes_fine: dict[str, Any] = field(default_factory=dict)
+    holes_coarse: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_geometry(regions: pd.DataFrame) -> Geometry:
+    """Clean, simplify and project the gemeente, wijk and buurt geometry of ``regions``."""
+    layers: dict[str, Layer] = {}
+    years: dict[str, int] = {}
+    for level, fine, coarse in (("gemeente", 2.0, 40.0), ("wijk", 2.0, 25.0), ("buurt", 1.0, 10.0)):
+        rows = regions[(regions["level"] == level) & regions["geometry"].notna()].sort_values("region_code")
+        geoms = shapely.from_wkb([bytes(b) for b in rows["geometry"]]) if len(rows) else []
+        layers[level] = Layer(rows["region_code"].astype(str).tolist(), geoms, fine_tolerance=fine,
+                              coarse_tolerance=coarse, gap_width=100.0 if level == "wijk" else 0.0)
+        if len(rows):
+            years[level] = int(rows["geometry_year"].max())
+    geo = Geometry(layers["gemeente"], layers["wijk"], layers["buurt"], years)
+    wijken = regions[regions["level"] == "wijk"]
+    by_gm = {str(k): [str(c) for c in v] for k, v in wijken.groupby("gemeentecode")["region_code"].agg(list).items()}
+    for which, holes in (("rd_fine", geo.holes_fine), ("rd_coarse", geo.holes_coarse)):
+        codes = [c for c in geo.gemeente.codes if c in by_gm]
+        rest = [uncovered(g, geo.wijk.take(by_gm[c], which)) for c, g in zip(codes, geo.gemeente.take(codes, which), strict=True)]
+        lonlat = to_lonlat(np.array(rest, dtype=object))
+        holes.update({c: h for c, h in zip(codes, lonlat, strict=True) if h is not None})
+    return geo
+
+
+def _year_note(geo: Geometry) -> dict[str, str]:
+    return {lvl: f"Kaart: CBS/Kadaster, wijk- en buurtkaart {y}" for lvl, y in geo.geometry_year.items()}
+
+
+# ------------------------------------------------------------------------- national
+
+def national_names(indeling_year: int) -> tuple[str, str]:
+    """File names of the national gemeente and wijk maps."""
+    return f"nederland_gemeenten_{indeling_year}.html", f"nederland_wijken_{indeling_year}.html"
+
+
+def render_national(write: Writer, shared: Shared, tables: dict[str, SeriesTable], geo: Geometry, *,
+                    indeling_year: int, self_contained: bool) -> None:
+    """The national gemeente and wijk maps."""
+    names, indicators = shared.names, shared.indicators
+    nl_name, nlw_name = national_names(indeling_year)
+    year_note = _year_note(geo)
+    gm_codes = [c for c in geo.gemeente.codes if c in names]
+    gm_coarse = geo.gemeente.take(gm_codes, "coarse")
+    write(nl_name, render_map_page(map_payload(
+        tables["gemeente"], gm_codes, [names[c] for c in gm_codes], indicators, sources=SOURCE_LABELS,
+        geo=encode_topology(gm_coarse, precision=4), bounds=bounds_latlng(gm_coarse), level_label="Gemeente",
+        geometry_note=year_note.get("gemeente", "")),
+        title=f"Gemeenten in Nederland (indeling {indeling_year})",
+        subtitle=f"{len(gm_codes)} gemeenten, vergeleken met Nederland",
+        links=[("index.html", "← overzicht"), (nlw_name, "wijkkaart Nederland")], self_contained=self_contained), is_map=True)
+    w_codes = [c for c in geo.wijk.codes if c in names]
+    w_parent_code = {w: g for g, ws in shared.wijken_of.items() for w in ws}
+    w_coarse = geo.wijk.take(w_codes, "coarse")
+    parent_codes = sorted({w_parent_code[c] for c in w_codes})
+    p_index = {c: i for i, c in enumerate(parent_codes)}
+    write(nlw_name, render_map_page(map_payload(
+        tables["wijk"], w_codes, [names[c] for c in w_codes], indicators, sources=SOURCE_LABELS,
+        geo=encode_topology(w_coarse, precision=4, outlines=geo.gemeente.take(gm_codes, "coarse"),
+                            bases=list(geo.holes_coarse.values())),
+        bounds=bounds_latlng(w_coarse), parents=[p_index[w_parent_code[c]] for c in w_codes],
+        parent_names=[(c, names.get(c, c)) for c in parent_codes], geometry_note=year_note.get("wijk", ""),
+        outline_roles=[2] * len(gm_codes)),
+        title=f"Wijken in Nederland (indeling {indeling_year})",
+        subtitle=f"{len(w_codes)} wijken met kaartgeometrie; vergelijk met Nederland of de eigen gemeente",
+        links=[("index.html", "← overzicht"), (nl_name, "gemeentekaart")], self_contained=self_contained), is_map=True)
+
+
+# ------------------------------------------------------------------------- gemeenten
+
+def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, gemeenten: list[tuple[str, str]], *,
+                    indeling_year: int, generated: str, static_maps: bool) -> None:
+    """Per wijk of ``gemeenten`` (``(code, name)``) its profile (HTML, CSV, XLSX) and per
+    gemeente its overview page with CSV/XLSX; ``wijk_rows`` holds (at least) their
+    comparison rows. Adds the gemeenten's index rows to the writer's tally."""
+    names, has_geo = shared.names, shared.has_geo
+    nl_name, nlw_name = national_names(indeling_year)
+    wanted = sorted(w for code, _ in gemeenten for w in shared.wijken_of.get(code, []))
+    parent = {w: code for code, _ in gemeenten for w in shared.wijken_of.get(code, [])}
+    ptable = profile_table(wijk_rows[wijk_rows["region_code"].isin(set(wanted))], shared.indicators)
+    summary = wijk_summary(ptable, KEY_INDICATORS)
+    pages = [{"code": w, "name": names.get(w, w), "gemeentecode": parent[w], "gemeente_name": names.get(parent[w], parent[w]),
+              "links": [(f"{parent[w]}.html", f"← {names.get(parent[w], parent[w])}: alle wijken"),
+                        *([(f"../gemeenten/{parent[w]}.html", "wijkkaart")] if w in has_geo else []),
+                        (f"{w}.csv", "CSV"), (f"{w}.xlsx", "Excel")]}
+             for w in wanted]
+    # in chunks of wijken (vectorised within a chunk, bounded memory)
+    row_codes = ptable["region_code"].to_numpy(dtype=str)
+    for start in range(0, len(pages), PROFILE_CHUNK):
+        chunk = pages[start:start + PROFILE_CHUNK]
+        first = int(np.searchsorted(row_codes, chunk[0]["code"], side="left"))
+        last = int(np.searchsorted(row_codes, chunk[-1]["code"], side="right"))
+        part = ptable.iloc[first:last]
+        csv_texts, xlsx_rows = profile_csv_texts(part), profile_xlsx_rows(part)
+        for wcode, page in profile_pages(part, chunk, indeling_year=indeling_year, sources=shared.source_lines,
+                                         spine=shared.spine, generated=generated):
+            write(f"profielen/{wcode}.csv", csv_texts.get(wcode) or profile_csv([]))
+            write(f"profielen/{wcode}.xlsx", profile_xlsx(xlsx_rows.get(wcode, []), f"{names.get(wcode, wcode)} ({wcode})"))
+            write(f"profielen/{wcode}.html", page)
+            write.tally.profiles += 1
+    for code, gname in gemeenten:
+        wcodes = shared.wijken_of.get(code, [])
+        with_geo = [c for c in wcodes if c in has_geo]
+        href = f"gemeenten/{code}.html"
+        buurt_href = f"gemeenten/{code}_buurten.html" if shared.buurten_of.get(code) else None
+        overview = [{"code": c, "name": names.get(c, c), "has_geo": c in has_geo} for c in wcodes]
+        page_html, table_rows, header = gemeente_overview_html(
+            overview, summary, code=code, name=gname, indeling_year=indeling_year, map_href=f"../{href}",
+            buurt_href=f"../{buurt_href}" if buurt_href else None,
+            static_href=f"../static/{code}_wijken.png" if with_geo and static_maps else None,
+            sources=shared.source_lines, key_indicators=KEY_INDICATORS, indicators=shared.indicators, generated=generated)
+        write(f"profielen/{code}.html", page_html)
+        write(f"profielen/{code}.csv", table_csv(header, table_rows))
+        write(f"profielen/{code}.xlsx", table_xlsx(header, table_rows, f"Wijken {gname}"))
+        search = " ".join([gname, code, *wcodes, *[names.get(c, "") for c in wcodes]]).lower()
+        write.tally.index_rows[code] = {
+            "name": gname, "code": code, "n_wijken_geo": len(with_geo), "n_wijken_nogeo": len(wcodes) - len(with_geo),
+            "href": href, "buurt_href": buurt_href, "overview_href": f"profielen/{code}.html", "search": search}
+
+
+def render_gemeente_maps(write: Writer, shared: Shared, tables: dict[str, SeriesTable], geo: Geometry,
+                         gemeenten: list[tuple[str, str]], *, indeling_year: int, self_contained: bool) -> None:
+    """Per gemeente (``(code, name)``) its wijk map (or a page saying there is no wijk
+    geometry) and, where buurt geometry exists, its buurt map."""
+    names, indicators, has_geo = shared.names, shared.indicators, shared.has_geo
+    _, nlw_name = national_names(indeling_year)
+    year_note = _year_note(geo)
+    gm_codes = [c for c in geo.gemeente.codes if c in names]
+    gm_index = {c: i for i, c in enumerate(gm_codes)}
+    tree = shapely.STRtree(geo.gemeente.take(gm_codes, "rd_fine"))
+    no_geometry_page = env().from_string(
+        "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\"><title>{{ t }}</title></head>"
+        "<body><p><a href=\"../index.html\">← overzicht</a> · <a href=\"../profielen/{{ c }}.html\">wijkentabel en profielen</a></p>"
+        "<h1>{{ t }}</h1><p>Geen wijkgeometrie beschikbaar.</p>{{ extra|safe }}</body></html>")
+    for code, gname in gemeenten:
+        wcodes = shared.wijken_of.get(code, [])
+        with_geo = [c for c in wcodes if c in has_geo]
+        without = [c for c in wcodes if c not in has_geo]
+        extra = _without_geometry_html(without, names, indeling_year, geo.geometry_year.get("wijk"))
+        links = [("../index.html", "← overzicht"), (f"../profielen/{code}.html", "wijkentabel en profielen"),
+                 (f"../{nlw_name}", "wijkkaart Nederland")]
+        if with_geo and code in gm_index:
+            own = gm_index[code]
+            near = [int(i) for i in tree.query(tree.geometries[own], predicate="intersects") if int(i) != own]
+            outline_codes = [code, *[gm_codes[i] for i in near]]
+            areas = geo.wijk.take(with_geo, "fine")
+            page = render_map_page(map_payload(
+                tables["wijk"], with_geo, [names[c] for c in with_geo], indicators, sources=SOURCE_LABELS,
+                geo=encode_topology(areas, precision=5, outlines=geo.gemeente.take(outline_codes, "fine"),
+                                    bases=[geo.holes_fine.get(code)]),
+                bounds=bounds_latlng(areas), parents=[0] * len(with_geo), parent_names=[(code, gname)],
+                geometry_note=year_note.get("wijk", ""), outline_roles=[1] + [0] * len(near)),
+                title=f"{gname}: wijken", subtitle=(
+                    f"{len(with_geo)} wijken op de wijkkaart {geo.geometry_year.get('wijk', '')}, indeling {indeling_year}"),
+                links=links, extra_html=extra, self_contained=self_contained)
+        else:
+            page = no_geometry_page.render(t=f"{gname}: wijken", c=code, extra=extra)
+        write(f"gemeenten/{code}.html", page, is_map=True)
+        bcodes = [c for c in shared.buurten_of.get(code, []) if c in geo.buurt.position]
+        if bcodes:
+            _buurt_map(write, code, gname, geo, tables["buurt"], bcodes, names, indicators, indeling_year,
+                       year_note.get("buurt", ""), self_contained)
+
+
+def _without_geometry_html(without: list[str], names: dict[str, str], indeling_year: int, geometry_year: int | None) -> str:
+    if not without:
+        return ""
+    items = "".join(f'<li><a href="../profielen/{html.escape(c)}.html">{html.escape(names.get(c, c))}</a> ({html.escape(c)})</li>'
+                    for c in without)
+    return (f"<h2>Wijken zonder kaartgeometrie ({len(without)})</h2><p>Deze wijken van indeling {indeling_year} komen "
+            f"niet voor in de wijkkaart van {html.escape(str(geometry_year or ''))}; hun gegevens staan in de profielen:</p>"
+            f"<ul>{items}</ul>")
+
+
+def _buurt_map(write: Writer, code: str, gname: str, geo: Geometry, table: SeriesTable, bcodes: list[str],
+               names: dict[str, str], indicators: pd.DataFrame, indeling_year: int, note: str,
+               self_contained: bool) -> None:
+    areas = geo.buurt.take(bcodes, "fine")
+    write(f"gemeenten/{code}_buurten.html", render_map_page(map_payload(
+        table, bcodes, [names.get(c, c) for c in bcodes], indicators, sources=SOURCE_LABELS,
+        geo=encode_topology(areas, precision=5, outlines=geo.gemeente.take([code], "fine")), bounds=bounds_latlng(areas),
+        parents=[0] * len(bcodes), parent_names=[(code, gname)], level_label="Buurt", geometry_note=note, outline_roles=[1]),
+        title=f"{gname}: buurten", subtitle=f"{len(bcodes)} buurten op de buurtkaart {geo.geometry_year.get('buurt', '')}, indeling {indeling_year}",
+        links=[("../index.html", "← overzicht"), (f"{code}.html", "wijkkaart")], self_contained=self_contained), is_map=True)
+
+
+# ---------------------------------------------------------------------------- static
+
+def static_jobs(shared: Shared, tables: dict[str, SeriesTable], geo: Geometry, gemeenten: list[tuple[str, str]], *,
+                national: bool, indicator: tuple[str, int, str], indeling_year: int) -> list[dict[str, Any]]:
+    """Static map jobs of ``gemeenten`` with wijk geometry (and the national map if ``national``)."""
+    from wijkprofiel.staticmaps import static_map_jobs
+
+    areas = [{"code": code, "name": name, "areas": [c for c in shared.wijken_of.get(code, []) if c in shared.has_geo]}
+             for code, name in gemeenten]
+    jobs = static_map_jobs([g for g in areas if g["areas"]], geo_gemeente=geo.gemeente, geo_wijk=geo.wijk,
+                           gemeente_table=tables["gemeente"], wijk_table=tables["wijk"], indicators=shared.indicators,
+                           names=shared.names, indicator=indicator, indeling_year=indeling_year, sources=SOURCE_LABELS)
+    return jobs if national else [j for j in jobs if j.get("kind") == "gemeente"]
+
+
+# ----------------------------------------------------------------------------- index
+
+def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]], wijken: list[dict[str, str]], *,
+                indeling_year: int, generated: str, static_maps: bool) -> None:
+    """``index.html``: national maps, gemeenten, wijk search, validation, sources."""
+    from wijkprofiel.maps import script_json
+
+    nl_name, nlw_name = national_names(indeling_year)
+    static_links = ([{"href": f"static/nederland_gemeenten_{indeling_year}.{ext}", "label": ext.upper()} for ext in ("png", "svg")]
+                    if static_maps else [])
+    validation, report = shared.validation, shared.report
+    failures = [f"{r['source']}: {r['check_name']}: {r['observed']} (verwacht {r['expected']})"
+                for r in validation.to_dict("records") if not r["passed"]]
+    notes = [f"{_text(r['source'])} {r['code']} ({r['level']}, {r['from_year']}→{r['to_year']}): {r['reason']}"
+             for r in report.head(300).to_dict("records")]
+    if len(report) > 300:
+        notes.append(f"… en nog {len(report) - 300} meldingen (tabel harmonisation_report in DuckDB)")
+    sources = [dict(s) for s in shared.source_records]
+    for s in sources:
+        s["label"] = _text(s.get("title"), _text(s.get("name")))
+        s["retrieved"] = str(s.get("retrieved_at", ""))[:10]
+    index = env().get_template("index.html.j2").render(
+        generated=generated, indeling_year=indeling_year, version=__version__,
+        national_maps=[{"href": nl_name, "label": f"Gemeenten in Nederland (indeling {indeling_year})"},
+                       {"href": nlw_name, "label": f"Wijken in Nederland (indeling {indeling_year})"}],
+        static_links=static_links, gemeenten=index_rows,
+        validation={"passed": int(validation["passed"].sum()) if len(validation) else 0, "failed": len(failures), "failures": failures},
+        notes=notes, sources=sources, descriptive_note=DESCRIPTIVE_NOTE, wijken_json=script_json(wijken))
+    write("index.html", index)

@@ -1,0 +1,90 @@
+"""Publication steps: chunking, atomic publication (a failure keeps the previous one),
+equal output regardless of chunking."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wijkprofiel import publish as pub
+from wijkprofiel.errors import ConfigError
+
+STAMP = "2026-01-02 03:04"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def previous(national: dict[str, Any], tmp_path: Path) -> Path:
+    """A copy of the session publication to publish over."""
+    target = tmp_path / "maps"
+    shutil.copytree(Path(national["maps"]), target)
+    return target
+
+
+def test_failure_in_a_gemeente_step_keeps_the_previous_publication(national: dict[str, Any], previous: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _files(previous)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("kaart kapot")
+
+    monkeypatch.setattr(pub, "render_gemeente_maps", broken)
+    with pytest.raises(RuntimeError, match="kaart kapot"):
+        pub.publish(Path(national["db"]), previous, gemeenten=["GM0003"], static_maps=False)
+    assert _files(previous) == before, "the previous publication is untouched"
+    assert not list(previous.parent.glob(".maps.*")), "the staging directory is removed"
+
+
+def test_steps_discarded_after_a_failed_chunk_leave_nothing(national: dict[str, Any], previous: Path) -> None:
+    before = _files(previous)
+    ctx = pub.prepare_publication(Path(national["db"]), previous, gemeenten=["GM0003", "GM0233"], static_maps=False,
+                                  generated=STAMP)
+    assert ctx.build.is_dir() and ctx.build.parent == previous.parent
+    pub.publish_profiles(ctx, ["GM0003"])
+    with pytest.raises(ConfigError, match="GM0599"):
+        pub.publish_profiles(ctx, ["GM0599"])  # not part of this publication
+    with pytest.raises(pub.PublishError, match="incomplete"):
+        pub.finish_publication(ctx, [])
+    pub.discard_publication(ctx)
+    assert not ctx.build.exists()
+    assert _files(previous) == before
+
+
+def test_unknown_gemeente_writes_nothing(national: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="GM9999"):
+        pub.prepare_publication(Path(national["db"]), tmp_path / "maps", gemeenten=["GM9999"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chunks_cover_every_gemeente_once_and_balance_wijken() -> None:
+    ctx = pub.PublishContext(
+        db_path=Path("x.duckdb"), maps_dir=Path("maps"), build=Path(".maps.building"), indeling_year=2020,
+        gemeenten=tuple((f"GM{i:04d}", f"G{i}") for i in range(10)), weights=(50, 1, 1, 1, 1, 30, 20, 2, 2, 2),
+        self_contained=True, static_maps=False, static_indicator=("eenzaam", 2020, "18+"), generated=STAMP)
+    chunks = pub.chunk_gemeenten(ctx, 3)
+    assert sorted(c for chunk in chunks for c in chunk) == [c for c, _ in ctx.gemeenten]
+    assert chunks == pub.chunk_gemeenten(ctx, 3), "deterministic"
+    assert len(chunks) == 3 and chunks[0] == ["GM0000"]
+    assert sorted(pub.chunk_gemeenten(ctx, 50)) == [[c] for c, _ in ctx.gemeenten], "at most one chunk per gemeente"
+    assert pub.chunk_gemeenten(ctx, 1) == [[c for c, _ in ctx.gemeenten]], "page order within a chunk"
+
+
+def test_chunked_steps_write_what_publish_writes(national: dict[str, Any], tmp_path: Path) -> None:
+    db = Path(national["db"])
+    gemeenten = ["GM0233", "GM0003", "GM0363"]
+    pub.publish(db, tmp_path / "whole", gemeenten=gemeenten, generated=STAMP)
+    ctx = pub.prepare_publication(db, tmp_path / "steps", gemeenten=gemeenten, generated=STAMP)
+    pub.prepare_geometry(ctx)
+    parts = [pub.publish_national(ctx), pub.publish_static(ctx, [], national=True, background=False)]
+    parts += [pub.publish_gemeenten(ctx, chunk) for chunk in pub.chunk_gemeenten(ctx, 3)]
+    result = pub.finish_publication(ctx, parts)
+    whole, steps = _files(tmp_path / "whole"), _files(tmp_path / "steps")
+    assert sorted(whole) == sorted(steps)
+    assert [f for f in whole if whole[f] != steps[f]] == []
+    assert result.files == len(steps)

@@ -1,0 +1,80 @@
+"""The Prefect publish flow fanned out per chunk of gemeenten: on Prefect's default thread
+pool and on Dask (prefect-dask ``DaskTaskRunner``, a LocalCluster of 2 worker processes) it
+writes byte-identical files, and the same files as the in-process ``publish()``."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GEMEENTEN = ["GM0599", "GM0233", "GM0003", "GM0363"]
+STAMP = "2026-01-02 03:04"
+
+
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A temporary Prefect database and PREFECT_HOME (nothing written to the user's home)."""
+    from prefect.settings import PREFECT_HOME, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with temporary_settings({PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=240):
+        yield home
+
+
+@pytest.fixture(scope="module")
+def runs(warehouse: dict[str, Any], prefect_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from pipelines.publish_flow import run_publish
+
+    out = tmp_path_factory.mktemp("publish-runners")
+    db = Path(warehouse["db"])
+    default = run_publish(db, out / "default", gemeenten=GEMEENTEN, generated=STAMP)
+    dask = run_publish(db, out / "dask", gemeenten=GEMEENTEN, dask_workers=2, chunks=3, generated=STAMP)
+    return {"out": out, "db": db, "default": default, "dask": dask}
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_dask_runner_writes_byte_identical_files(runs: dict[str, Any]) -> None:
+    default, dask = _files(runs["out"] / "default"), _files(runs["out"] / "dask")
+    assert sorted(default) == sorted(dask), "same file list"
+    tables = [f for f in default if f.endswith((".csv", ".xlsx"))]
+    # per gemeente an overview table, per wijk a profile table (CSV and XLSX each)
+    assert len([f for f in tables if f.endswith(".csv")]) == len(GEMEENTEN) + runs["default"].profiles
+    for name in tables:
+        assert default[name] == dask[name], f"table {name} differs between the runners"
+        if name.endswith(".xlsx"):
+            with zipfile.ZipFile(io.BytesIO(default[name])) as a, zipfile.ZipFile(io.BytesIO(dask[name])) as b:
+                assert a.read("xl/worksheets/sheet1.xml") == b.read("xl/worksheets/sheet1.xml")
+    different = [f for f in default if default[f] != dask[f]]
+    assert different == [], f"files differ between the default and the Dask runner: {different[:10]}"
+    assert runs["default"].files == runs["dask"].files and runs["default"].total_bytes == runs["dask"].total_bytes
+    assert runs["default"].map_sizes == runs["dask"].map_sizes
+
+
+def test_flow_writes_what_in_process_publish_writes(runs: dict[str, Any]) -> None:
+    from wijkprofiel.publish import publish
+
+    result = publish(runs["db"], runs["out"] / "inprocess", gemeenten=GEMEENTEN, generated=STAMP)
+    inprocess, flow = _files(runs["out"] / "inprocess"), _files(runs["out"] / "default")
+    assert sorted(flow) == sorted([*inprocess, "validatie.html"]), "the flow adds only the validation report"
+    assert [f for f in inprocess if inprocess[f] != flow[f]] == []
+    assert (result.files, result.total_bytes, result.profiles, result.static_maps) == (
+        runs["default"].files, runs["default"].total_bytes, runs["default"].profiles, runs["default"].static_maps)
+
+
+def test_flow_publication_is_complete(runs: dict[str, Any]) -> None:
+    root = runs["out"] / "dask"
+    for code in GEMEENTEN:
+        assert (root / "profielen" / f"{code}.csv").is_file() and (root / "gemeenten" / f"{code}.html").is_file()
+    assert (root / "index.html").is_file() and (root / "validatie.html").is_file()
+    assert (root / "static" / "nederland_gemeenten_2020.png").is_file()
+    assert not list(root.rglob(".work")), "prepared inputs are not published"
+    assert not list(runs["out"].glob(".*building-*")), "no staging directory left behind"
