@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -14,7 +16,9 @@ from wijkprofiel.aggregate import (
     AGE_CLASSES,
     COST_COLUMNS,
     EXTRACT_COLUMNS,
+    EXTRACT_LAYOUT,
     aggregate_extract,
+    aggregate_sql,
     generate_synthetic_extract,
 )
 from wijkprofiel.errors import ConfigError
@@ -81,7 +85,14 @@ def test_extract_is_labelled_synthetic_and_well_formed(extract: Path) -> None:
     assert json.loads(schema.metadata[b"wijkprofiel.generator"])["seed"] == 7
     assert all(b"SYNTHETIC" in schema.field(c).metadata[b"comment"] for c in EXTRACT_COLUMNS)
     assert meta.metadata.num_row_groups == 4
-    assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
+    row_group = meta.metadata.row_group(0)
+    assert row_group.column(0).compression == "LZ4"
+    # layout 2: cost columns PLAIN (no dictionary), keys dictionary encoded, persoon_id delta encoded
+    encodings = {row_group.column(i).path_in_schema: row_group.column(i).encodings for i in range(row_group.num_columns)}
+    assert all("RLE_DICTIONARY" not in encodings[c] for c in COST_COLUMNS)
+    assert "RLE_DICTIONARY" in encodings["buurtcode"]
+    assert "DELTA_BINARY_PACKED" in encodings["persoon_id"]
+    assert json.loads(schema.metadata[b"wijkprofiel.generator"])["layout"] == EXTRACT_LAYOUT
     df = pd.read_parquet(extract)
     assert list(df.columns) == list(EXTRACT_COLUMNS)
     assert set(df["leeftijdsklasse"].astype(str)) <= set(AGE_CLASSES)
@@ -134,6 +145,12 @@ def test_invalid_buurt_codes_are_refused(tmp_path: Path) -> None:
     pq.write_table(bad, tmp_path / "bad.parquet")
     with pytest.raises(ConfigError, match=r"2 buurt code\(s\).*(WK059903|BU0599032)"):
         aggregate_extract(tmp_path / "bad.parquet")
+    # the standalone query (check_codes=True) keeps them apart as '!' + code, never in a wijk
+    import duckdb
+
+    rows = duckdb.connect().execute(aggregate_sql("wijk"), [str(tmp_path / "bad.parquet")]).df()
+    assert sorted(c for c in rows["wijkcode"] if c.startswith("!")) == ["!BU0599032", "!WK059903"]
+    assert int(rows.loc[rows["wijkcode"] == "WK059903", "personen"].sum()) == 98
     with pytest.raises(ConfigError, match="buurt codes like"):
         generate_synthetic_extract(tmp_path / "x.parquet", 10, seed=1, buurten=["WK059903"])
 
@@ -151,3 +168,61 @@ def test_memory_limit_is_applied(extract: Path) -> None:
     """A tiny memory limit still gives the exact result (DuckDB spills) or fails loudly."""
     got = _normalise(aggregate_extract(extract, memory_limit="64MB", threads=1), "wijk")
     pd.testing.assert_frame_equal(got, _normalise(_pandas_aggregate(extract, "wijk"), "wijk"), check_exact=True)
+
+
+def _pyarrow_aggregate(path: Path) -> pd.DataFrame:
+    """A second, independent reference: pyarrow.compute group_by on the wijk code."""
+    table = pq.read_table(path, columns=["jaar", "buurtcode", "leeftijdsklasse", "geslacht", "verzekerde_dagen",
+                                         *COST_COLUMNS])
+    buurt = table["buurtcode"].cast(pa.string())
+    wijk = pc.binary_join_element_wise("WK", pc.utf8_slice_codeunits(buurt, 2, 8), "")
+    keyed = pa.table({"jaar": table["jaar"], "wijkcode": wijk,
+                      "leeftijdsklasse": table["leeftijdsklasse"].cast(pa.string()),
+                      "geslacht": table["geslacht"].cast(pa.string()),
+                      **{c: table[c].cast(pa.int64()) for c in ["verzekerde_dagen", *COST_COLUMNS]}})
+    grouped = keyed.group_by(["jaar", "wijkcode", "leeftijdsklasse", "geslacht"]).aggregate(
+        [("jaar", "count"), *[(c, "sum") for c in ["verzekerde_dagen", *COST_COLUMNS]]])
+    out: pd.DataFrame = grouped.to_pandas().rename(
+        columns={"jaar_count": "personen", **{f"{c}_sum": c for c in ["verzekerde_dagen", *COST_COLUMNS]}})
+    out["verzekerdejaren"] = out["verzekerde_dagen"] / 365.0
+    columns = ["jaar", "wijkcode", "leeftijdsklasse", "geslacht", "personen", "verzekerde_dagen", "verzekerdejaren",
+               *COST_COLUMNS]
+    return out.loc[:, columns]
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_aggregate_matches_pyarrow_group_by(tmp_path: Path, clustered: bool) -> None:
+    """Exact integer-cent sums against pyarrow.compute, random and buurt-clustered files."""
+    path = generate_synthetic_extract(tmp_path / "e.parquet", 30_000, seed=11, clustered=clustered,
+                                      row_group_size=7_000)
+    got = _normalise(aggregate_extract(path, threads=2), "wijk")
+    expected = _normalise(_pyarrow_aggregate(path), "wijk")
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert int(got["personen"].sum()) == 30_000
+
+
+def test_clustered_extract_is_ordered_by_buurt(tmp_path: Path) -> None:
+    buurten = ["BU0363AF01", "BU05990325", "BU00140000", "BU0363AA01"]
+    path = generate_synthetic_extract(tmp_path / "c.parquet", 5_000, seed=3, buurten=buurten, weights=[1, 2, 3, 4],
+                                      clustered=True, row_group_size=1_500)
+    meta = pq.ParquetFile(path)
+    assert meta.metadata.row_group(0).sorting_columns[0].column_index == 1
+    assert json.loads(meta.schema_arrow.metadata[b"wijkprofiel.generator"])["clustered"] is True
+    codes = pq.read_table(path, columns=["buurtcode"])["buurtcode"].cast(pa.string()).to_pylist()
+    assert codes == sorted(codes)
+    assert set(codes) == set(buurten)
+    assert pq.read_table(path, columns=["persoon_id"])["persoon_id"].to_pylist() == list(range(5_000))
+
+
+def test_missing_column_is_named(extract: Path, tmp_path: Path) -> None:
+    table = pq.read_table(extract).drop_columns(["kosten_ggz_cent"])
+    pq.write_table(table, tmp_path / "incomplete.parquet")
+    with pytest.raises(ConfigError, match=r"incomplete\.parquet lacks column\(s\) kosten_ggz_cent"):
+        aggregate_extract(tmp_path / "incomplete.parquet")
+
+
+def test_persoon_id_is_not_needed(extract: Path, tmp_path: Path) -> None:
+    """An extract without the pseudonymous person number aggregates identically."""
+    pq.write_table(pq.read_table(extract).drop_columns(["persoon_id"]), tmp_path / "anon.parquet")
+    pd.testing.assert_frame_equal(_normalise(aggregate_extract(tmp_path / "anon.parquet"), "wijk"),
+                                  _normalise(_pandas_aggregate(extract, "wijk"), "wijk"), check_exact=True)

@@ -12,19 +12,28 @@ Kerncijfers wijken en buurten 2024 (sizes proportional to the published populati
 they are as skewed as the real buurten). The numbers are made up; the file says so in its
 Parquet metadata and in every column comment. It is never real data.
 
-Extract schema (one row = one person in one year):
+Extract schema (one row = one person in one year); :func:`aggregate_extract` reads every
+column except ``persoon_id`` and accepts the string columns dictionary-encoded (as written
+here) or plain:
 
 ============================  ==========  ==============================================
 column                        type        meaning
 ============================  ==========  ==============================================
 ``jaar``                      int16       year
-``persoon_id``                int64       pseudonymous person number (synthetic: row number)
-``buurtcode``                 dictionary  CBS buurt code ``BU`` + gemeente (4) + wijk (2) + buurt (2), e.g. ``BU05990325``, ``BU0363AF01``
-``leeftijdsklasse``           dictionary  age class (:data:`AGE_CLASSES`)
-``geslacht``                  dictionary  ``M`` / ``V``
+``persoon_id``                int64       pseudonymous person number (synthetic: row number); optional
+``buurtcode``                 string      CBS buurt code ``BU`` + gemeente (4) + wijk (2) + buurt (2), e.g. ``BU05990325``, ``BU0363AF01``
+``leeftijdsklasse``           string      age class (:data:`AGE_CLASSES`)
+``geslacht``                  string      ``M`` / ``V``
 ``verzekerde_dagen``          int16       insured days in the year (1–366)
 ``kosten_*_cent``             int32       costs per cost column in euro cents (:data:`COST_COLUMNS`)
 ============================  ==========  ==============================================
+
+File layout written by the generator (:data:`EXTRACT_LAYOUT` 2, measured on this project's
+2-core machine): LZ4, row groups of 2^20 rows, key columns dictionary encoded, cost columns
+PLAIN (a dictionary on cent amounts cost 2.5× more scan CPU in DuckDB than PLAIN),
+``persoon_id`` DELTA_BINARY_PACKED; ``clustered=True`` writes the rows ordered by buurt,
+which makes the aggregation ≈ 3× cheaper than random order (the wijk × age × sex hash
+table stays cache-resident).
 
 Costs are integer cents so sums are exact (identical in DuckDB and pandas).
 """
@@ -51,6 +60,7 @@ __all__ = [
     "SEXES",
     "COST_COLUMNS",
     "EXTRACT_COLUMNS",
+    "EXTRACT_LAYOUT",
     "SYNTHETIC_NOTE",
     "Level",
     "kwb_buurten",
@@ -88,6 +98,9 @@ _AGE_COST = np.array([1.2, 0.6, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0, 1.1, 1.2, 1.4, 1.7
 # per cost column: share of persons with any cost, lognormal mu/sigma of positive costs (euros)
 _COST_MODEL = ((0.75, 4.8, 0.9), (0.70, 5.2, 1.4), (0.35, 7.3, 1.6), (0.07, 7.8, 1.3), (0.50, 5.0, 1.5))
 _INT32_MAX = 2**31 - 1
+#: version of the generator's file layout (``layout`` in the Parquet generator metadata); 2 = PLAIN
+#: cost columns, LZ4, optionally clustered by buurt
+EXTRACT_LAYOUT = 2
 
 
 def kwb_buurten(raw_root: Path | None = None) -> tuple[list[str], npt.NDArray[np.float64]]:
@@ -142,7 +155,7 @@ def generate_synthetic_extract(
     year: int = 2023,
     clustered: bool = False,
     row_group_size: int = 1_048_576,
-    compression: str = "zstd",
+    compression: str = "lz4",
     raw_root: Path | None = None,
 ) -> Path:
     """Write a SYNTHETIC record-level Parquet extract of ``rows`` person-years.
@@ -150,6 +163,13 @@ def generate_synthetic_extract(
     Streamed in chunks of ``row_group_size`` rows (one row group each), so memory stays
     bounded (≈ 60 bytes × ``row_group_size``) whatever ``rows`` is. Deterministic for a
     given ``seed`` (and chunk size).
+
+    Layout (chosen by measurement, see ``benchmarks/bench_extract.py``): the key columns
+    (``jaar``, ``buurtcode``, ``leeftijdsklasse``, ``geslacht``, ``verzekerde_dagen``) are
+    dictionary encoded; the cost columns are written PLAIN (dictionary encoding of
+    high-cardinality cent amounts made DuckDB's scan 2.5× more expensive); ``persoon_id``
+    is DELTA_BINARY_PACKED; codec LZ4 (aggregation ≈ 1.4× cheaper than zstd level 1, file ≈ 40 %
+    larger; uncompressed is ≈ 10 % cheaper still but 1.75× the size of LZ4).
 
     Parameters
     ----------
@@ -165,12 +185,14 @@ def generate_synthetic_extract(
     year
         Value of ``jaar``.
     clustered
-        Sort each chunk by buurt (an extract written per region batch). Default: rows in
-        random buurt order (e.g. sorted by person), the harder case for aggregation.
+        Write the rows ordered by buurt code (an extract written region by region; the
+        number of rows per buurt is drawn once, multinomially); the file's Parquet
+        ``sorting_columns`` say so. Default: rows in random buurt order (e.g. sorted by
+        person), the harder case for aggregation.
     row_group_size
         Rows per chunk and Parquet row group.
     compression
-        Parquet codec (``zstd``).
+        Parquet codec (``lz4``; ``zstd``, ``snappy`` and ``none`` also work).
 
     Returns
     -------
@@ -190,6 +212,8 @@ def generate_synthetic_extract(
         msg = (f"buurten must be non-empty CBS buurt codes like BU05990325 / BU0363AF01 with positive weights "
                f"of the same length; invalid codes: {bad[:5]}")
         raise ConfigError(msg)
+    order = np.argsort(np.asarray(codes, dtype=object), kind="stable")
+    codes, w = [codes[i] for i in order], np.asarray(w, dtype="float64")[order]
     cdf = np.cumsum(w / w.sum())
     cdf[-1] = 1.0
     age_cdf = np.cumsum(_AGE_SHARE / _AGE_SHARE.sum())
@@ -198,20 +222,28 @@ def generate_synthetic_extract(
     age_dict = pa.array(AGE_CLASSES, pa.string())
     sex_dict = pa.array(SEXES, pa.string())
     schema = _schema(len(codes), {"function": "wijkprofiel.aggregate.generate_synthetic_extract", "rows": rows,
-                                  "seed": seed, "year": year, "clustered": clustered,
+                                  "seed": seed, "year": year, "clustered": clustered, "layout": EXTRACT_LAYOUT,
                                   "row_group_size": row_group_size, "buurten": len(codes)})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    seeds = np.random.SeedSequence(seed).spawn(max(1, -(-rows // row_group_size)))
+    root = np.random.SeedSequence(seed)
+    seeds = root.spawn(max(1, -(-rows // row_group_size)) + 1)
+    # clustered: rows per buurt drawn once; chunk rows [start, start + n) then map to buurten by position
+    ends = np.cumsum(np.random.default_rng(seeds[-1]).multinomial(rows, w / w.sum())) if clustered else None
+    keys = ["jaar", "buurtcode", "leeftijdsklasse", "geslacht", "verzekerde_dagen"]
+    sorting = [pq.SortingColumn(1)] if clustered else None
     try:
-        with pq.ParquetWriter(tmp, schema, compression=compression, use_dictionary=True) as writer:
+        with pq.ParquetWriter(tmp, schema, compression=compression, use_dictionary=keys,
+                              column_encoding={"persoon_id": "DELTA_BINARY_PACKED"},
+                              sorting_columns=sorting) as writer:
             for i, start in enumerate(range(0, rows, row_group_size)):
                 n = min(row_group_size, rows - start)
                 rng = np.random.default_rng(seeds[i])
-                buurt = np.searchsorted(cdf, rng.random(n), side="right").astype("int32")
-                if clustered:
-                    buurt.sort()
+                if ends is not None:
+                    buurt = np.searchsorted(ends, np.arange(start, start + n), side="right").astype("int32")
+                else:
+                    buurt = np.searchsorted(cdf, rng.random(n), side="right").astype("int32")
                 age = np.searchsorted(age_cdf, rng.random(n), side="right").astype("int32")
                 sex = rng.integers(0, 2, n, dtype="int32")
                 days = np.where(rng.random(n) < 0.93, 365, rng.integers(1, 366, n)).astype("int16")
@@ -240,11 +272,15 @@ def generate_synthetic_extract(
 
 _BUURT_SQL = "^BU([0-9]{4})([0-9A-Z]{2})[0-9A-Z]{2}$"
 _INVALID = "!"  # prefix of buurt codes that do not follow the CBS structure
+#: the columns the aggregation reads (``persoon_id`` is not needed)
+_NEEDED_COLUMNS: tuple[str, ...] = tuple(c for c in EXTRACT_COLUMNS if c != "persoon_id")
 
 
-def _region_expr(level: Level) -> str:
-    """SQL mapping a buurt code to its ``level`` code; a code that does not follow the CBS
-    structure becomes ``'!' || code`` (caught on the small result, never a wrong wijk)."""
+def _region_expr(level: Level, *, check_codes: bool = True) -> str:
+    """SQL mapping a buurt code to its ``level`` code. With ``check_codes`` a code that does
+    not follow the CBS structure becomes ``'!' || code`` (caught on the small result, never
+    a wrong wijk); without, the caller must have checked the codes (a regex per row costs
+    ≈ 12 % of the aggregation)."""
     mapped = {
         "buurt": "buurtcode",
         "wijk": "'WK' || substr(buurtcode, 3, 6)",
@@ -253,25 +289,60 @@ def _region_expr(level: Level) -> str:
     if mapped is None:
         msg = f"level must be 'buurt', 'wijk' or 'gemeente', got {level!r}"
         raise ConfigError(msg)
+    if not check_codes:
+        return mapped
     return f"CASE WHEN regexp_full_match(buurtcode, '{_BUURT_SQL}') THEN {mapped} ELSE '{_INVALID}' || buurtcode END"
 
 
-def aggregate_sql(level: Level = "wijk") -> str:
+def aggregate_sql(level: Level = "wijk", *, check_codes: bool = True) -> str:
     """The aggregation query (one ``?`` parameter: the Parquet path or glob).
 
-    One pass: the buurt code is checked and mapped to its wijk (``WK`` + characters 3–8 of
-    the buurt code) or gemeente (``GM`` + characters 3–6) — on dictionary-encoded Parquet
-    columns DuckDB evaluates this per dictionary entry, so it adds no measurable cost —
-    then one hash ``GROUP BY`` with exact integer sums. A code that does not follow the CBS structure becomes ``'!' || code``, so it shows
-    up in the (small) result instead of silently joining a wrong wijk.
+    One pass: the buurt code is mapped to its wijk (``WK`` + characters 3–8 of the buurt
+    code) or gemeente (``GM`` + characters 3–6) *before* grouping — grouping on wijk
+    (≈ 124 k groups) instead of buurt (≈ 480 k) keeps the hash table 4× smaller — then one
+    hash ``GROUP BY`` with exact integer sums; ``verzekerdejaren`` is derived on the small
+    result. Only the key, day and cost columns are read (``persoon_id`` never is).
+
+    With ``check_codes`` (default) a code that does not follow the CBS structure becomes
+    ``'!' || code``, so it shows up in the (small) result instead of silently joining a
+    wrong wijk. :func:`aggregate_extract` instead checks the distinct buurt codes in a
+    separate, cheap pass and runs this query with ``check_codes=False``.
     """
-    region = _region_expr(level)
+    region = _region_expr(level, check_codes=check_codes)
     code = f"{level}code"
-    cost_sums = ", ".join(f"sum({c})::BIGINT AS {c}" for c in COST_COLUMNS)
-    columns = (f"jaar, {region} AS {code}, leeftijdsklasse, geslacht, count(*) AS personen, "
-               f"sum(verzekerde_dagen)::BIGINT AS verzekerde_dagen, "
-               f"sum(verzekerde_dagen)::DOUBLE / {_DAYS_PER_YEAR} AS verzekerdejaren, {cost_sums}")
-    return f"SELECT {columns} FROM read_parquet(?) GROUP BY ALL"  # noqa: S608 - built from constants
+    sums = ", ".join(f"sum({c})::BIGINT AS {c}" for c in ("verzekerde_dagen", *COST_COLUMNS))
+    inner = (f"SELECT jaar, {region} AS {code}, leeftijdsklasse, geslacht, count(*) AS personen, {sums} "  # noqa: S608
+             "FROM read_parquet(?) GROUP BY ALL")
+    outer = (f"jaar, {code}, leeftijdsklasse, geslacht, personen, verzekerde_dagen, "
+             f"verzekerde_dagen::DOUBLE / {_DAYS_PER_YEAR} AS verzekerdejaren, {', '.join(COST_COLUMNS)}")
+    return f"SELECT {outer} FROM ({inner}) AS agg"  # noqa: S608 - built from constants
+
+
+def _check_codes(con: duckdb.DuckDBPyConnection, source: str, level: Level) -> None:
+    """Refuse buurt codes that do not follow the CBS structure: one pass over the (dictionary
+    encoded) ``buurtcode`` column, the regex evaluated on the distinct codes only."""
+    bad = con.execute("SELECT count(*), list(buurtcode ORDER BY buurtcode)[1:5] FROM (SELECT DISTINCT buurtcode "
+                      "FROM read_parquet(?)) AS codes WHERE NOT regexp_full_match(buurtcode, ?)",
+                      [source, _BUURT_SQL]).fetchone()
+    if bad is not None and bad[0]:
+        msg = (f"{int(bad[0])} buurt code(s) in {source} do not follow the CBS structure BU + gemeente (4 digits) "
+               f"+ wijk (2) + buurt (2), e.g. {bad[1]}; cannot map them to {level}")
+        raise ConfigError(msg)
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Refuse an extract that lacks a column the aggregation reads (naming file and columns)."""
+    try:
+        described = con.execute("SELECT * FROM read_parquet(?) LIMIT 0", [source]).description or []
+    except duckdb.Error as exc:
+        msg = f"cannot read the Parquet extract {source}: {exc}"
+        raise ConfigError(msg) from exc
+    present = {str(d[0]) for d in described}
+    missing = [c for c in _NEEDED_COLUMNS if c not in present]
+    if missing:
+        msg = (f"Parquet extract {source} lacks column(s) {', '.join(missing)} "
+               f"(needed: {', '.join(_NEEDED_COLUMNS)})")
+        raise ConfigError(msg)
 
 
 @overload
@@ -323,10 +394,18 @@ def aggregate_extract(
     Raises
     ------
     ConfigError
-        Invalid level/threads, or buurt codes that do not follow the CBS structure (the
-        mapping to wijk/gemeente would be wrong).
+        Invalid level/threads, a file that lacks one of the needed columns (named), or buurt
+        codes that do not follow the CBS structure (the mapping to wijk/gemeente would be
+        wrong).
+
+    Notes
+    -----
+    Cost is one Parquet scan plus one hash aggregation (:func:`aggregate_sql`). Rows
+    clustered by buurt aggregate ≈ 3× cheaper than rows in random order, where every row
+    updates a random group of a hash table larger than the CPU caches; see
+    ``benchmarks/bench_extract.py`` for measured rows/s.
     """
-    sql = aggregate_sql(level)
+    _region_expr(level)  # validates level
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         msg = f"threads must be a positive integer, got {threads!r}"
         raise ConfigError(msg)
@@ -339,16 +418,13 @@ def aggregate_extract(
         con.execute("SET memory_limit = ?", [memory_limit])
         con.execute("SET threads = ?", [threads])
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
         if temp_directory is not None:
             con.execute("SET temp_directory = ?", [str(temp_directory)])
-        con.execute(f"CREATE TEMP TABLE result AS {sql}", [source])  # noqa: S608 - query text built from constants
+        _check_columns(con, source)
+        _check_codes(con, source, level)
+        con.execute(f"CREATE TEMP TABLE result AS {aggregate_sql(level, check_codes=False)}", [source])
         code = f"{level}code"
-        bad = con.execute(f"SELECT count(DISTINCT {code}), list(DISTINCT substr({code}, 2))[1:5] FROM result "  # noqa: S608
-                          f"WHERE starts_with({code}, '{_INVALID}')").fetchone()
-        if bad is not None and bad[0]:
-            msg = (f"{int(bad[0])} buurt code(s) in {source} do not follow the CBS structure BU + gemeente (4 digits) "
-                   f"+ wijk (2) + buurt (2), e.g. {bad[1]}; cannot map them to {level}")
-            raise ConfigError(msg)
         ordered = f"SELECT * FROM result ORDER BY jaar, {code}, leeftijdsklasse, geslacht"  # noqa: S608 - constant
         if out is not None:
             out = Path(out)
