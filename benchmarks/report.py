@@ -212,12 +212,14 @@ def render_markdown(results: dict[str, Any]) -> str:
     dk = b.get("dask", {})
     if "workers" in dk:
         lines += ["", "## Publish fan-out on Dask (LocalCluster, processes)", "",
-                  f"{dk['gemeenten']} gemeenten. {dk['note']}. Dask publish in pipelines/: "
-                  f"{dk['dask_publish_in_pipelines'] or 'none'}.", "",
-                  "| workers | chunks | cluster start | fan-out wall | median task |", "| --- | --- | --- | --- | --- |"]
+                  f"{dk['gemeenten']} gemeenten. {dk['note']}.", "",
+                  "| runner | chunks | cluster start | publish flow wall | files |", "| --- | --- | --- | --- | --- |"]
         for w, v in dk["workers"].items():
-            lines.append(f"| {w} | {v['chunks']} | {_fmt(v['cluster_start'])} | {_fmt(v['wall'])} | {v['task_seconds_median']} s |")
-        lines += ["", f"Speed-up 2 vs 1 worker: {dk['speedup_2_over_1']}×."]
+            name = w if not w.isdigit() else f"Dask, {w} worker{'s' if w != '1' else ''}"
+            lines.append(f"| {name} | {v['chunks']} | {_fmt(v['cluster_start'])} | {_fmt(v['wall'])} | "
+                         f"{', '.join(map(str, v.get('files', [])))} |")
+        lines += ["", f"Speed-up Dask 2 vs 1 worker: {dk['speedup_2_over_1']}×; Dask 2 workers vs the default "
+                  f"thread pool: {dk.get('dask2_over_default')}×."]
     ex = b.get("extract", {})
     if "orders" in ex:
         lines += ["", "## Out-of-core aggregation of SYNTHETIC extracts", "",
@@ -232,8 +234,9 @@ def render_markdown(results: dict[str, Any]) -> str:
                 if not rows.isdigit():
                     continue
                 gen = r.get("generate", {})
-                gtxt = "reused" if gen.get("reused") else (f"{gen.get('seconds', 0):.1f} s, RSS {gen.get('peak_rss_bytes', 0) / GB:.2f} GB"
-                                                           if "seconds" in gen else str(gen.get("error", "")))
+                gtxt = (f"{gen.get('seconds', 0):.1f} s, RSS {gen.get('peak_rss_bytes', 0) / GB:.2f} GB"
+                        + (" (when written)" if gen.get("reused") else "")
+                        if "seconds" in gen else ("reused" if gen.get("reused") else str(gen.get("error", ""))))
                 lines.append(
                     f"| {order} | {int(rows):.0e} | {_mb(r.get('file_bytes'))} | {gtxt} | {_fmt(r.get('aggregate'))} | "
                     f"{(r.get('rows_per_s') or 0) / 1e6:.1f} M | {_fmt(r.get('bare_group_by'))} | {r.get('ratio_to_bare')} | "
@@ -334,14 +337,14 @@ def findings(results: dict[str, Any]) -> list[str]:
                      "into ~128 k wijk × age × sex groups, not reading the file.")
         text += (" The quoted physical anchor (≈ 1.1 s for a bare GROUP BY over 10^8 rows) is not what the bare "
                  "query costs on this file here, so aggregate_extract is judged against the bare query measured in "
-                 "the same run. The buurt → wijk mapping is evaluated once per Parquet dictionary entry, not per row.")
+                 "the same run. Buurt codes are checked once per distinct code, and the buurt → wijk mapping runs before the "
+                 "grouping (≈ 124 k instead of ≈ 480 k groups).")
         out.append(text)
     sc = b.get("scaling") or {}
     if sc.get("fixed_overhead_s") is not None:
         out.append(f"Publish: ≈ {sc['fixed_overhead_s']:.0f} s fixed per call (warehouse read, national maps, index) "
-                   f"+ ≈ {sc['per_gemeente_s']:.2f} s per gemeente; the Dask fan-out pays the fixed part once per "
-                   "chunk, so splitting publish into a fixed 'national' task and per-gemeente tasks (sharing the "
-                   "loaded comparisons) is what would make a parallel publish pay off.")
+                   f"+ ≈ {sc['per_gemeente_s']:.2f} s per gemeente. The Dask fan-out pays the fixed part once "
+                   "(prepare step in the flow process) and only the per-gemeente chunks on the workers.")
     return out
 
 
