@@ -148,12 +148,19 @@ def load_raw(raw_root: Path, *, previous_db: Path | None = None) -> Loaded:
         regions = _restore_geometry(regions, previous_geometry(previous_db))
     land_rows = regions[regions["level"] == "land"]
     land = {int(y): str(c) for y, c in zip(land_rows["indeling_year"], land_rows["region_code"], strict=True)}
-    vektis = guarded("vektis", lambda: load_vektis(raw_root, gemeente_reference(geometries),
-                                                   gemeente_crosswalk(geometries), land))
+    geography: list[pd.DataFrame] = []
+
+    def vektis_geography() -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Reference and 2019→2024 crosswalk, computed once (inside ``guarded``: may fail)."""
+        if not geography:
+            geography.extend([gemeente_reference(geometries), gemeente_crosswalk(geometries)])
+        return geography[0], geography[1]
+
+    vektis = guarded("vektis", lambda: load_vektis(raw_root, *vektis_geography(), land))
     if vektis is None:
         vektis = SourceLoad("vektis", pd.DataFrame(columns=rivm.observations.columns))
     std = guarded("vektis_std", lambda: SourceLoad("vektis_std", load_vektis_standardised(
-        raw_root, gemeente_reference(geometries), gemeente_crosswalk(geometries), land)))
+        raw_root, *vektis_geography(), land)))
     extract_indicators: list[Indicator] = []
 
     def extracts() -> SourceLoad:

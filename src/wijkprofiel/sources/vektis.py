@@ -288,6 +288,10 @@ def _string_array(values: Sequence[str]) -> ExtensionArray:
 def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
     """Parse one Vektis Zvw gemeente file (gzip or plain CSV) into a tidy frame.
 
+    A run reads each file twice (costs per gemeente and the standardised costs); the parse
+    of a file whose path, size and modification time are unchanged is reused (a copy is
+    returned, so callers may modify it). Raw snapshots are immutable, so this is exact.
+
     Parameters
     ----------
     path
@@ -323,6 +327,25 @@ def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
     """
     path = Path(path)
     data_year = _year(path, year)
+    try:
+        stat = path.stat()
+    except OSError:
+        return _parse_vektis_zvw(path, data_year)  # reports the unreadable file
+    key = (str(path.resolve()), data_year, stat.st_size, stat.st_mtime_ns)
+    if key not in _PARSED:
+        if len(_PARSED) >= 8:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = _parse_vektis_zvw(path, data_year)
+    frame = _PARSED[key].copy()
+    frame.attrs = dict(_PARSED[key].attrs)
+    return frame
+
+
+#: parsed files by (path, year, size, mtime): reused within a process (see parse_vektis_zvw)
+_PARSED: dict[tuple[str, int, int, int], pd.DataFrame] = {}
+
+
+def _parse_vektis_zvw(path: Path, data_year: int) -> pd.DataFrame:
     reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter=";")
     header = next(reader, None)
     if header is None:
