@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.common import RAW, REPO, Series, cpu_seconds, dir_size, load_average, timed
 
-STAGES = ("load", "disclose", "validate", "compare", "write", "publish")
+STAGES = ("load", "disclose", "validate", "compare", "derive", "write", "publish")
 #: fixed subset for the naive-vs-wijkprofiel comparison (large and small, with a buurt map)
 NAIVE_SUBSET = ["GM0599", "GM0363", "GM0344", "GM0518", "GM0014", "GM0855", "GM0153", "GM0233", "GM0003", "GM1940"]
 QUICK_SUBSET = ["GM0233", "GM0003"]
@@ -70,9 +71,13 @@ def stages(ctx: Context) -> dict[str, Any]:
             loaded, validation = build.validate_loaded(loaded, f"bench-{i}")
         with timed(series["compare"]):
             comparisons = build.compare_loaded(loaded)
+        with timed(series["derive"]):  # trends, priorities and the publication checks, as in the flow
+            derived = build.derive_tables(loaded, comparisons)
+            validation = pd.concat([validation, pd.DataFrame(build.validate_publication(loaded, comparisons, 2020)).assign(run_id=f"bench-{i}")],
+                                   ignore_index=True)
         with timed(series["write"]):
             db = build.write_warehouse(out / "data" / "processed" / "wijkprofiel.duckdb", loaded, comparisons,
-                                       validation, _run_meta(f"bench-{i}"))
+                                       validation, _run_meta(f"bench-{i}"), derived)
         with timed(series["publish"]):
             result = publish(db, out / "maps", gemeenten=gemeenten)
         total.add(time.perf_counter() - t0, cpu_seconds() - c0)
@@ -85,7 +90,7 @@ def stages(ctx: Context) -> dict[str, Any]:
     ctx.stage_medians = {s: statistics.median(series[s].values) for s in STAGES}
     return {
         "what": ("library stages load_sources → apply_disclosure → validate_loaded → compare_loaded → "
-                 "write_warehouse → publish, in one process (warm imports)"
+                 "derive_tables + validate_publication → write_warehouse → publish, in one process (warm imports)"
                  + (f"; publish restricted to {gemeenten} (--quick)" if gemeenten else "; all gemeenten")),
         "stages": {s: series[s].as_dict() for s in STAGES},
         "total": total.as_dict(),
@@ -220,7 +225,8 @@ def naive_bench(ctx: Context) -> dict[str, Any]:
         obs, lib = obs[obs["indicator_id"].isin(keep)], lib[lib["indicator_id"].astype(str).isin(keep)]
     check = nb.check_identical(nb.naive_compare(obs, ctx.loaded.regions, ctx.loaded.indicators), lib)
     m = ctx.stage_medians
-    wp_total = m["load"] + m["disclose"] + m["validate"] + m["compare"] + m["write"] + statistics.median(wp_publish.values)
+    wp_total = (m["load"] + m["disclose"] + m["validate"] + m["compare"] + m["derive"] + m["write"]
+                + statistics.median(wp_publish.values))
     naive_med = statistics.median(naive_total.values)
     gm_maps = [v for k, v in sizes.items() if k.startswith("GM") and not k.endswith("_buurten.html")]
     return {
