@@ -272,6 +272,9 @@ def _profile_csv_problems(path: Path, lookup: _Observations) -> Iterator[str]:
                                    _number(getattr(r, column)), digits=2)
             if problem:
                 yield problem
+        key = (r.indicator_id, region, int(r.periode), group)
+        if key in lookup.rows and (r.onderdrukt == "ja") != bool(lookup.rows[key][1]):
+            yield f"{path.name}:onderdrukt: {key} says {r.onderdrukt!r}, DuckDB suppressed = {lookup.rows[key][1]}"
 
 
 def _overview_csv_problems(path: Path, lookup: _Observations) -> Iterator[str]:

@@ -170,3 +170,26 @@ def test_vectorised_priorities_equal_the_record_version(rotterdam: tuple[pd.Data
         assert summary.loc[code, "n_bad"] == len(bad)
     delfshaven = priorities(records["WK059903"])
     assert [r["indicator_id"] for r in delfshaven] == ["moeite_met_rondkomen", "risico_angst_depressie_hoog", "beperking_zien"]
+
+
+def test_suppressed_value_is_shown_as_onderdrukt(rotterdam: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """A withheld value says 'onderdrukt' (CSV column, page cell), never 'no data'."""
+    rows, indicators = rotterdam
+    rows = rows[rows["region_code"] == "WK059903"].copy()
+    hit = (rows["indicator_id"] == "eenzaam") & (rows["period"] == 2020) & (rows["population_group"] == "18+")
+    assert hit.sum() == 1 and not rows["suppressed"].any()
+    rows.loc[hit, ["value", "diff_gemeente", "diff_nl", "index_nl", "ci_lower", "ci_upper"]] = np.nan
+    rows.loc[hit, ["class_gemeente", "class_nl"]] = "not_compared"
+    rows.loc[hit, "suppressed"] = True
+    table = profile_table(rows, indicators)
+    csv = pd.read_csv(io.StringIO(profile_csv_texts(table)["WK059903"]), sep=";", keep_default_na=False)
+    flagged = csv[csv["onderdrukt"] == "ja"]
+    assert len(flagged) == 1 and flagged.iloc[0]["indicator_id"] == "eenzaam" and flagged.iloc[0]["waarde"] == ""
+    assert (csv["onderdrukt"] != "ja").sum() == len(csv) - 1 and set(csv["onderdrukt"]) == {"ja", "nee"}
+    page = profile_html(split_records(table)["WK059903"], code="WK059903", name="Delfshaven", level_label="Wijk",
+                        gemeentecode="GM0599", gemeente_name="Rotterdam", indeling_year=2020, links=[], sources=[])
+    row = re.search(r">Eenzaam<br><span class=\"grp\">18 jaar of ouder, 2020</span>.*?</tr>", page, re.S)
+    assert row and ">onderdrukt</span>" in row.group(0) and row.group(0).count("geen vergelijking (onderdrukt)") == 2
+    assert "58,0" not in row.group(0)
+    other = re.search(r">Roker<br><span class=\"grp\">18 jaar of ouder, 2020</span>.*?</tr>", page, re.S)
+    assert other and "onderdrukt" not in other.group(0)

@@ -49,7 +49,7 @@ CLASS_ORDER = [
     "much_lower", "lower", "higher", "much_higher",
 ]
 CLASS_LABELS_NL = {
-    "not_compared": "geen vergelijking (geen gegevens)",
+    "not_compared": "geen vergelijking mogelijk",
     "much_better": "veel gunstiger", "better": "gunstiger", "similar": "vergelijkbaar",
     "worse": "ongunstiger", "much_worse": "veel ongunstiger",
     "much_lower": "veel lager", "lower": "lager", "higher": "hoger", "much_higher": "veel hoger",

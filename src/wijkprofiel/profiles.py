@@ -52,7 +52,7 @@ __all__ = [
 PROFILE_COLUMNS = [
     "thema", "indicator_id", "indicator", "eenheid", "periode", "leeftijdsgroep", "waarde",
     "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
-    "klasse_gemeente", "klasse_nederland", "methode", "ondergrens_95", "bovengrens_95",
+    "klasse_gemeente", "klasse_nederland", "methode", "ondergrens_95", "bovengrens_95", "onderdrukt",
 ]
 #: indicators shown as columns on a gemeente's overview of its wijken (18+, latest period)
 KEY_INDICATORS = ["ervaren_gezondheid_goed", "overgewicht", "roker", "risico_angst_depressie_hoog", "eenzaam",
@@ -117,6 +117,9 @@ def profile_table(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
         "methode": t["class_method"].astype(str),
         "ondergrens_95": t["ci_lower"] if "ci_lower" in t else nan,
         "bovengrens_95": t["ci_upper"] if "ci_upper" in t else nan,
+        # 'ja': the value is withheld (based on fewer than the disclosure threshold)
+        "onderdrukt": np.where(t["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool), "ja", "nee")
+        if "suppressed" in t else "nee",
     })
     for col in _NUMERIC:
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64").round(2)
@@ -372,6 +375,11 @@ def _priority_items(top: pd.DataFrame) -> dict[str, list[str]]:
 
 # ------------------------------------------------------------------------------- pages
 
+_SUPPRESSED_TITLE = "niet gepubliceerd: gebaseerd op te kleine aantallen (onthullingsbeveiliging)"
+_SUPPRESSED_CELL = (f'<td class="l k-not_compared" title="{_SUPPRESSED_TITLE}"><span class="mk">?</span> '
+                    "geen vergelijking (onderdrukt)</td>")
+
+
 def _class_cell(key: str) -> str:
     klass, method = key.split("|", 1)
     star = "" if method == "descriptive_z" else "*"
@@ -403,9 +411,14 @@ def _rows_html(table: pd.DataFrame, latest: pd.DataFrame, spine: Spine, level_la
     head = _template("profile_thead.html.j2").render(level_label=level_label)
     theme = latest["thema"].fillna("").to_numpy(dtype=object)
     periods = latest["periode"].to_numpy(dtype=np.int64)
+    suppressed = (latest["onderdrukt"].to_numpy(dtype=object) == "ja") if "onderdrukt" in latest else np.zeros(len(latest), bool)
     out = np.empty(len(latest), dtype=object)
     for i in range(len(latest)):
-        value = f["waarde"][i] + (f'<br><span class="ci">{f["ondergrens_95"][i]}–{f["bovengrens_95"][i]}</span>' if has_ci[i] else "")
+        if suppressed[i]:  # withheld: say so instead of "no data"
+            value = f'<span class="sup" title="{_SUPPRESSED_TITLE}">onderdrukt</span>'
+            c_gm[i] = c_nl[i] = _SUPPRESSED_CELL
+        else:
+            value = f["waarde"][i] + (f'<br><span class="ci">{f["ondergrens_95"][i]}–{f["bovengrens_95"][i]}</span>' if has_ci[i] else "")
         out[i] = ((f"<h2>{_e(theme[i])}</h2>\n<table>{head}<tbody>\n" if first[i] else "")
                   + f"<tr>{label[i]}{periods[i]}</span></th><td>{value}</td><td>{f['gemeente'][i]}</td><td>{f['nederland'][i]}</td>"
                   f"<td>{d_gm[i]}</td><td>{d_nl[i]}</td>{c_gm[i]}{c_nl[i]}<td class=\"c\">{charts[i]}</td>"
