@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,7 +27,6 @@ from types import TracebackType
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
-import cbsodata
 import requests
 
 from wijkprofiel.errors import ConfigError, FetchError
@@ -193,10 +193,30 @@ def check_host(catalog_url: str, *, what: str = "catalog_url") -> str:
     return catalog_url
 
 
+def _cbsodata() -> Any:
+    """The ``cbsodata`` module, imported on first use.
+
+    Importing it logs through the *root* logger (``logging.info``), which makes Python
+    install a bare ``basicConfig`` handler when the root has none yet and so replaces the
+    application's (Prefect's) log format for the whole process. A temporary null handler
+    prevents that.
+    """
+    root = logging.getLogger()
+    guard = logging.NullHandler() if not root.handlers else None
+    if guard is not None:
+        root.addHandler(guard)
+    try:
+        import cbsodata
+    finally:
+        if guard is not None:
+            root.removeHandler(guard)
+    return cbsodata
+
+
 def cbs_feed_url(catalog_url: str, table_id: str) -> str:
     """``https://{catalog}/ODataFeed/odata/{table}/`` (``http`` if ``use_https`` is off)."""
     check_host(catalog_url)
-    scheme = "https" if cbsodata.options.use_https else "http"
+    scheme = "https" if _cbsodata().options.use_https else "http"
     return f"{scheme}://{catalog_url}/ODataFeed/odata/{table_id}/"
 
 
@@ -211,7 +231,7 @@ def table_columns(properties: Sequence[Mapping[str, Any]], select: Sequence[str]
 def cbs_meta(table_id: str, name: str, *, catalog_url: str, policy: RetryPolicy) -> list[dict[str, Any]]:
     """``cbsodata.get_meta`` (one collection, all pages); malformed bodies → InvalidResponse."""
     try:
-        rows: list[dict[str, Any]] = cbsodata.get_meta(table_id, name, catalog_url=catalog_url, timeout=policy.timeout)
+        rows: list[dict[str, Any]] = _cbsodata().get_meta(table_id, name, catalog_url=catalog_url, timeout=policy.timeout)
     except (requests.RequestException, json.JSONDecodeError):
         raise
     except (KeyError, TypeError) as exc:
@@ -238,7 +258,7 @@ def cbs_download(
     become :class:`~wijkprofiel.sources._http.InvalidResponse`, which is retried.
     """
     try:
-        data: dict[str, list[dict[str, Any]]] = cbsodata.download_data(
+        data: dict[str, list[dict[str, Any]]] = _cbsodata().download_data(
             table_id, typed=False, select=list(select) if select is not None else None, filters=filters,
             catalog_url=catalog_url, timeout=policy.timeout,
         )
