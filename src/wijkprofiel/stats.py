@@ -6,18 +6,43 @@ Python loop per row. NaN means *missing* and propagates (to NaN or ``'not_compar
 Invalid input raises :class:`~wijkprofiel.errors.StatisticsError` naming the argument and
 the first offending position; all inputs are validated before anything is computed.
 Formulas follow the R package PHEindicatormethods and the Fingertips (OHID) technical guidance.
+Shared input handling lives in :mod:`wijkprofiel.stats_base`; the z tests, standard errors
+from intervals and difference intervals in :mod:`wijkprofiel.stats_ztests` (re-exported here).
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats as _st
 
 from wijkprofiel.errors import StatisticsError
+from wijkprofiel.stats_base import (
+    Classes,
+    FloatArray,
+    Floats,
+    _check,
+    _check_order,
+    _Ctx,
+    _fmt,
+    _inputs,
+    _poisson_limits,
+    _to_float,
+    _unit_interval,
+    _z,
+)
+from wijkprofiel.stats_ztests import (
+    difference_ci,
+    rest_of_whole,
+    se_from_ci,
+    z_test_proportion,
+    z_test_proportions,
+    z_test_rate,
+    z_test_rates,
+    z_test_two_sample,
+)
 
 __all__ = [
     "wilson_ci", "poisson_ci", "rate_ci", "dsr", "expected_counts", "isr",
@@ -25,10 +50,6 @@ __all__ = [
     "z_test_proportion", "z_test_rate", "z_test_proportions", "z_test_rates", "rest_of_whole",
     "difference_ci",
 ]
-
-FloatArray: TypeAlias = npt.NDArray[np.float64]
-Floats: TypeAlias = "float | FloatArray | pd.Series[float]"  # float for scalar input
-Classes: TypeAlias = "str | npt.NDArray[np.object_] | pd.Series[Any]"  # str for scalar input
 
 _POLARITIES = ("higher_is_worse", "higher_is_better", "neutral")
 _VALID_POLARITIES = ", ".join(repr(p) for p in _POLARITIES)
@@ -39,146 +60,6 @@ _CLASSES: npt.NDArray[np.object_] = np.array([
     ["much_worse", "worse", "similar", "better", "much_better", "not_compared"],
     ["much_lower", "lower", "similar", "higher", "much_higher", "not_compared"],
 ], dtype=object).ravel()
-
-
-# --------------------------------------------------------------------------- helpers
-class _Ctx:
-    """Shape bookkeeping: were all inputs scalars, and the Series index (if any)."""
-
-    def __init__(self, scalar: bool, index: pd.Index | None) -> None:
-        self.scalar, self.index = scalar, index
-
-    def pos(self, mask: npt.NDArray[np.bool_]) -> str:
-        """Describe the first True position of ``mask`` (empty for scalar input)."""
-        if self.scalar:
-            return ""
-        flat = int(np.flatnonzero(mask.ravel())[0])
-        if mask.ndim > 1:
-            return f" at position {tuple(int(i) for i in np.unravel_index(flat, mask.shape))}"
-        label = f" (index label {self.index[flat]!r})" if self.index is not None else ""
-        return f" at position {flat}{label}"
-
-    def floats(self, arr: FloatArray) -> Floats:
-        """``arr`` as float (scalar input), ndarray, or Series with the input's index."""
-        if self.scalar:
-            return float(arr.reshape(())[()])
-        return arr if self.index is None else pd.Series(arr, index=self.index, dtype=np.float64)
-
-    def classes(self, arr: npt.NDArray[np.object_]) -> Classes:
-        """Class keys as str (scalar input), object ndarray, or object Series."""
-        if self.scalar:
-            return str(arr.reshape(())[()])
-        return arr if self.index is None else pd.Series(arr, index=self.index, dtype=object)
-
-
-def _fmt(v: Any) -> str:
-    """A number for an error message (integers without a trailing ``.0``)."""
-    f = float(v)
-    return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
-
-
-def _to_float(x: Any, name: str) -> tuple[FloatArray, pd.Index | None]:
-    """One input as a float64 array (pandas NA -> NaN) plus its index; numbers only."""
-    if isinstance(x, pd.DataFrame | pd.Series):
-        dtypes = [x.dtype] if isinstance(x, pd.Series) else list(x.dtypes)
-        if not all(pd.api.types.is_numeric_dtype(t) for t in dtypes):
-            got = ", ".join(sorted({str(t) for t in dtypes}))
-            msg = f"{name} must be numeric (numbers, NaN for missing), got dtype {got}"
-            raise StatisticsError(msg)
-        return x.to_numpy(dtype=np.float64, na_value=np.nan), x.index
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        msg = f"{name} must be numeric (numbers, NaN for missing), got dtype {arr.dtype}: {x!r:.50}"
-        raise StatisticsError(msg)
-    return arr.astype(np.float64, copy=False), None
-
-
-def _inputs(*named: tuple[str, Any]) -> tuple[list[FloatArray], _Ctx]:
-    """Convert and broadcast numeric inputs (at least 1-D); Series must share one index."""
-    arrays: list[FloatArray] = []
-    index: pd.Index | None = None
-    for name, x in named:
-        arr, idx = _to_float(x, name)
-        if idx is not None and index is not None and not idx.equals(index):
-            msg = f"Series inputs must share one index, got a different index for {name}"
-            raise StatisticsError(msg)
-        index = idx if index is None else index
-        arrays.append(arr)
-    try:
-        out = [np.atleast_1d(a) for a in np.broadcast_arrays(*arrays)]
-    except ValueError:
-        shapes = ", ".join(f"{n} {a.shape}" for (n, _), a in zip(named, arrays, strict=True))
-        msg = f"inputs must have broadcastable shapes, got {shapes}"
-        raise StatisticsError(msg) from None
-    if index is not None and out[0].shape != (len(index),):
-        msg = f"inputs must broadcast to the Series length {len(index)}, got shape {out[0].shape}"
-        raise StatisticsError(msg)
-    return out, _Ctx(all(a.ndim == 0 for a in arrays), index)
-
-
-_NEED = {"finite": "a finite number or NaN (missing)", "nonneg": "non-negative (>= 0)",
-         "positive": "a finite number > 0"}
-
-
-def _check(ctx: _Ctx, rule: str, **arrays: FloatArray) -> None:
-    """Raise for the first value breaking ``rule`` (NaN passes 'finite' and 'nonneg')."""
-    need = _NEED[rule]
-    for name, a in arrays.items():
-        if rule == "finite":
-            bad = np.isinf(a)
-        else:
-            bad = a < 0 if rule == "nonneg" else ~((a > 0) & np.isfinite(a))
-        if bad.any():
-            msg = f"{name} must be {need}, got {name}={_fmt(a[bad].flat[0])}{ctx.pos(bad)}"
-            raise StatisticsError(msg)
-
-
-def _check_order(ctx: _Ctx, lo_name: str, lo: FloatArray, hi_name: str, hi: FloatArray) -> None:
-    """Raise when ``lo > hi`` anywhere (NaN passes)."""
-    bad = lo > hi
-    if bad.any():
-        a, b = _fmt(lo[bad].flat[0]), _fmt(hi[bad].flat[0])
-        msg = f"{lo_name} must be <= {hi_name}, got {lo_name}={a} > {hi_name}={b}{ctx.pos(bad)}"
-        raise StatisticsError(msg)
-
-
-def _unit_interval(value: Any, name: str) -> float:
-    """A scalar in the open interval (0, 1) (confidence, alpha)."""
-    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
-    if not ok or not 0.0 < float(value) < 1.0:
-        msg = f"{name} must be between 0 and 1 (exclusive), got {repr(float(value)) if ok else repr(value)}"
-        raise StatisticsError(msg)
-    return float(value)
-
-
-def _z(confidence: Any) -> tuple[float, float]:
-    """``(z_{1-a/2}, a)`` for a two-sided ``confidence`` level ``1 - a``."""
-    a = 1.0 - _unit_interval(confidence, "confidence")
-    return float(_st.norm.isf(a / 2)), a
-
-
-def _byar_lower(x: FloatArray, z: float) -> FloatArray:
-    """Byar's lower limit ``x (1 - 1/(9x) - z/(3 sqrt x))^3`` (PHEindicatormethods ``byars_lower``)."""
-    return np.maximum(x * (1 - 1 / (9 * x) - z / (3 * np.sqrt(x))) ** 3, 0.0)
-
-
-def _byar_upper(x: FloatArray, z: float) -> FloatArray:
-    """Byar's upper limit ``(x+1) (1 - 1/(9(x+1)) + z/(3 sqrt(x+1)))^3`` (``byars_upper``)."""
-    return (x + 1) * (1 - 1 / (9 * (x + 1)) + z / (3 * np.sqrt(x + 1))) ** 3
-
-
-def _poisson_limits(x: FloatArray, z: float, a: float) -> tuple[FloatArray, FloatArray]:
-    """Exact (chi-square) limits for x < 10, Byar's for x >= 10; NaN stays NaN."""
-    flat = x.ravel()
-    lower, upper = np.full(flat.shape, np.nan), np.full(flat.shape, np.nan)
-    small, big = flat < 10, flat >= 10
-    xs = flat[small]
-    low_small = np.zeros(xs.shape)  # count 0 (or subnormal): lower limit 0; chi2 needs df > 0
-    pos = xs > np.finfo(np.float64).tiny
-    low_small[pos] = _st.chi2.ppf(a / 2, 2 * xs[pos]) / 2
-    lower[small], upper[small] = low_small, _st.chi2.ppf(1 - a / 2, 2 * xs + 2) / 2
-    lower[big], upper[big] = _byar_lower(flat[big], z), _byar_upper(flat[big], z)
-    return lower.reshape(x.shape), upper.reshape(x.shape)
 
 
 # --------------------------------------------------------------------- proportions, counts
@@ -564,222 +445,3 @@ def fdr_bh(p_values: Any, alpha: float = 0.05) -> tuple[Any, Any]:
     if ctx.index is not None:
         return pd.Series(rejected, index=ctx.index), pd.Series(adjusted, index=ctx.index)
     return rejected, adjusted
-
-
-def z_test_two_sample(estimate1: Any, se1: Any, estimate2: Any, se2: Any) -> tuple[Floats, Floats]:
-    """Two-sided z test of the difference of two independent estimates.
-
-    ``z = (e1 - e2) / sqrt(se1^2 + se2^2)``, ``p = 2 (1 - Phi(|z|))``; se >= 0, **both 0
-    gives NaN**.
-
-    Returns
-    -------
-    z, p_value
-
-    References
-    ----------
-    Altman DG, Bland JM (2003), BMJ 326:219 ("Interaction revisited").
-    """
-    named = [("estimate1", estimate1), ("se1", se1), ("estimate2", estimate2), ("se2", se2)]
-    (e1, s1, e2, s2), ctx = _inputs(*named)
-    _check(ctx, "finite", estimate1=e1, se1=s1, estimate2=e2, se2=s2)
-    _check(ctx, "nonneg", se1=s1, se2=s2)
-    se = np.sqrt(s1 * s1 + s2 * s2)
-    z = (e1 - e2) / np.where(se > 0, se, np.nan)
-    return ctx.floats(z), ctx.floats(2 * _st.norm.sf(np.abs(z)))
-
-
-def se_from_ci(lower: Any, upper: Any, confidence: float = 0.95) -> Floats:
-    """Standard error implied by a symmetric normal CI: ``(upper - lower) / (2 z_{1-a/2})``.
-
-    Parameters
-    ----------
-    lower, upper : scalar, array or Series (``lower <= upper``)
-    confidence : two-sided confidence level of the interval, in (0, 1)
-
-    References
-    ----------
-    Altman DG, Bland JM (2011), BMJ 343:d2090.
-    """
-    z, _ = _z(confidence)
-    (lo, up), ctx = _inputs(("lower", lower), ("upper", upper))
-    _check(ctx, "finite", lower=lo, upper=up)
-    _check_order(ctx, "lower", lo, "upper", up)
-    return ctx.floats((up - lo) / (2 * z))
-
-
-# ------------------------------------------------------- tests against counts, part-whole
-def _two_sided(z: FloatArray) -> FloatArray:
-    return np.asarray(2 * _st.norm.sf(np.abs(z)), dtype=np.float64)
-
-
-def _check_share(ctx: _Ctx, x: FloatArray, n: FloatArray, xname: str, nname: str) -> None:
-    """``0 <= x <= n`` (NaN passes)."""
-    bad = (x < 0) | (x > n)
-    if bad.any():
-        msg = f"{xname} must be between 0 and {nname}, got {xname}={_fmt(x[bad].flat[0])}, {nname}={_fmt(n[bad].flat[0])}{ctx.pos(bad)}"
-        raise StatisticsError(msg)
-
-
-def z_test_proportion(successes: Any, n: Any, p0: Any) -> tuple[Floats, Floats]:
-    """One-sample score test of a proportion against a fixed benchmark proportion ``p0``.
-
-    ``z = (x/n - p0) / sqrt(p0 (1 - p0) / n)``, ``p = 2 (1 - Phi(|z|))``. This is the test
-    that the Wilson interval inverts: ``p0`` lies inside the Wilson ``1 - a`` interval
-    exactly when ``|z| <= z_{1-a/2}``. **n == 0, p0 in {0, 1} give NaN.**
-
-    Parameters
-    ----------
-    successes, n : scalar, array or Series, ``0 <= successes <= n``
-    p0 : benchmark proportion (fraction 0..1)
-
-    References
-    ----------
-    Wilson EB (1927), J Am Stat Assoc 22:209-212; Agresti A, Coull BA (1998), Am Stat
-    52:119-126.
-    """
-    (x, nn, p), ctx = _inputs(("successes", successes), ("n", n), ("p0", p0))
-    _check(ctx, "finite", successes=x, n=nn, p0=p)
-    _check(ctx, "nonneg", n=nn)
-    _check_share(ctx, x, nn, "successes", "n")
-    bad = (p < 0) | (p > 1)
-    if bad.any():
-        msg = f"p0 must be between 0 and 1 (a fraction), got p0={_fmt(p[bad].flat[0])}{ctx.pos(bad)}"
-        raise StatisticsError(msg)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.sqrt(p * (1 - p) / np.where(nn > 0, nn, np.nan))
-        z = (x / np.where(nn > 0, nn, np.nan) - p) / np.where(se > 0, se, np.nan)
-    return ctx.floats(z), ctx.floats(_two_sided(z))
-
-
-def z_test_rate(count: Any, denominator: Any, rate0: Any) -> tuple[Floats, Floats]:
-    """One-sample score test of a Poisson count against a benchmark rate (per unit).
-
-    ``E = rate0 * denominator``, ``z = (count - E) / sqrt(E)``, ``p = 2 (1 - Phi(|z|))``;
-    **E == 0 gives NaN**.
-
-    References
-    ----------
-    Breslow NE, Day NE (1987), Statistical Methods in Cancer Research II, IARC, ch. 2
-    (score test of an SMR).
-    """
-    (x, d, r), ctx = _inputs(("count", count), ("denominator", denominator), ("rate0", rate0))
-    _check(ctx, "finite", count=x, denominator=d, rate0=r)
-    _check(ctx, "nonneg", count=x, denominator=d, rate0=r)
-    e = r * d
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = (x - e) / np.sqrt(np.where(e > 0, e, np.nan))
-    return ctx.floats(z), ctx.floats(_two_sided(z))
-
-
-def z_test_proportions(x1: Any, n1: Any, x2: Any, n2: Any) -> tuple[Floats, Floats]:
-    """Two-sample z test of two independent proportions with the pooled variance.
-
-    ``p = (x1 + x2) / (n1 + n2)``, ``z = (x1/n1 - x2/n2) / sqrt(p (1 - p) (1/n1 + 1/n2))``,
-    two-sided p-value. Swapping the samples flips the sign of z only. **n1 or n2 == 0, or a
-    pooled proportion of 0 or 1, gives NaN.**
-
-    References
-    ----------
-    Altman DG (1991), Practical Statistics for Medical Research, Chapman & Hall, §10.7.2;
-    Fleiss JL, Levin B, Paik MC (2003), Statistical Methods for Rates and Proportions, §2.3.
-    """
-    named = [("x1", x1), ("n1", n1), ("x2", x2), ("n2", n2)]
-    (a, m, b, n), ctx = _inputs(*named)
-    _check(ctx, "finite", x1=a, n1=m, x2=b, n2=n)
-    _check(ctx, "nonneg", n1=m, n2=n)
-    _check_share(ctx, a, m, "x1", "n1")
-    _check_share(ctx, b, n, "x2", "n2")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m_ok, n_ok = np.where(m > 0, m, np.nan), np.where(n > 0, n, np.nan)
-        pooled = (a + b) / (m_ok + n_ok)
-        se = np.sqrt(pooled * (1 - pooled) * (1 / m_ok + 1 / n_ok))
-        z = (a / m_ok - b / n_ok) / np.where(se > 0, se, np.nan)
-    return ctx.floats(z), ctx.floats(_two_sided(z))
-
-
-def z_test_rates(x1: Any, t1: Any, x2: Any, t2: Any) -> tuple[Floats, Floats]:
-    """Two-sample z test of two independent Poisson rates (counts per unit) with pooled rate.
-
-    ``r = (x1 + x2) / (t1 + t2)``, ``z = (x1/t1 - x2/t2) / sqrt(r (1/t1 + 1/t2))``, two-sided
-    p-value. **t1 or t2 == 0, or no events at all, gives NaN.**
-
-    References
-    ----------
-    Breslow NE, Day NE (1987), Statistical Methods in Cancer Research II, IARC, §2.4.
-    """
-    named = [("x1", x1), ("t1", t1), ("x2", x2), ("t2", t2)]
-    (a, m, b, n), ctx = _inputs(*named)
-    _check(ctx, "finite", x1=a, t1=m, x2=b, t2=n)
-    _check(ctx, "nonneg", x1=a, t1=m, x2=b, t2=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m_ok, n_ok = np.where(m > 0, m, np.nan), np.where(n > 0, n, np.nan)
-        pooled = (a + b) / (m_ok + n_ok)
-        se = np.sqrt(pooled * (1 / m_ok + 1 / n_ok))
-        z = (a / m_ok - b / n_ok) / np.where(se > 0, se, np.nan)
-    return ctx.floats(z), ctx.floats(_two_sided(z))
-
-
-def rest_of_whole(whole: Any, whole_se: Any, part: Any, part_se: Any, share: Any = 0.0) -> tuple[Floats, Floats]:
-    """Estimate and standard error of the rest of an area when only the whole and a part are known.
-
-    With ``whole = share * part + (1 - share) * rest`` and part and rest independent:
-    ``rest = (whole - share * part) / (1 - share)`` and
-    ``se_rest^2 = (whole_se^2 - share^2 part_se^2) / (1 - share)^2`` (floored at 0 when the
-    published errors are inconsistent with that model). The two-sample test of part vs
-    rest, :func:`z_test_two_sample` ``(part, part_se, rest, se_rest)``, is then exactly the
-    part-whole test ``(part - whole) / sqrt(whole_se^2 + (1 - 2 share) part_se^2)``.
-    ``share = 0`` (population share unknown) gives ``rest = whole`` and the conservative
-    independent-samples test (it overstates the variance of the difference).
-
-    Parameters
-    ----------
-    whole, whole_se, part, part_se : scalar, array or Series; standard errors >= 0
-    share : population share of the part in the whole, ``0 <= share < 1``
-
-    References
-    ----------
-    NCES, NAEP Technical Documentation, "t Test for Partly Overlapping Groups" (part-whole
-    comparisons, variance ``S_i^2 + (1 - 2p) S_j^2``); Korn EL, Graubard BI (1999), Analysis
-    of Health Surveys, Wiley, §3.5.
-    """
-    named = [("whole", whole), ("whole_se", whole_se), ("part", part), ("part_se", part_se), ("share", share)]
-    (g, sg, w, sw, f), ctx = _inputs(*named)
-    _check(ctx, "finite", whole=g, whole_se=sg, part=w, part_se=sw, share=f)
-    _check(ctx, "nonneg", whole_se=sg, part_se=sw)
-    bad = (f < 0) | (f >= 1)
-    if bad.any():
-        msg = f"share must be in [0, 1) (the part's population share of the whole), got share={_fmt(f[bad].flat[0])}{ctx.pos(bad)}"
-        raise StatisticsError(msg)
-    rest = (g - f * w) / (1 - f)
-    var = np.maximum(sg * sg - f * f * sw * sw, 0.0) / ((1 - f) * (1 - f))
-    return ctx.floats(rest), ctx.floats(np.sqrt(var))
-
-
-def difference_ci(
-    estimate1: Any, lower1: Any, upper1: Any, estimate2: Any, lower2: Any, upper2: Any
-) -> tuple[Floats, Floats, Floats]:
-    """Confidence interval of the difference ``estimate1 - estimate2`` of two independent
-    estimates from their own (possibly asymmetric) intervals of the same level (MOVER).
-
-    ``d = e1 - e2``, ``lower = d - sqrt((e1 - l1)^2 + (u2 - e2)^2)``,
-    ``upper = d + sqrt((u1 - e1)^2 + (e2 - l2)^2)``. With symmetric normal intervals this is
-    ``d -/+ z sqrt(se1^2 + se2^2)``; with Wilson intervals of two proportions it is
-    Newcombe's method 10.
-
-    References
-    ----------
-    Zou GY, Donner A (2008), Stat Methods Med Res 17:43-51; Newcombe RG (1998), Stat Med
-    17:873-890 (method 10).
-    """
-    named = [("estimate1", estimate1), ("lower1", lower1), ("upper1", upper1),
-             ("estimate2", estimate2), ("lower2", lower2), ("upper2", upper2)]
-    (e1, l1, u1, e2, l2, u2), ctx = _inputs(*named)
-    _check(ctx, "finite", **{n: a for (n, _), a in zip(named, (e1, l1, u1, e2, l2, u2), strict=True)})
-    for lo_name, lo, hi_name, hi in (("lower1", l1, "estimate1", e1), ("estimate1", e1, "upper1", u1),
-                                     ("lower2", l2, "estimate2", e2), ("estimate2", e2, "upper2", u2)):
-        _check_order(ctx, lo_name, lo, hi_name, hi)
-    d = e1 - e2
-    lower = d - np.sqrt((e1 - l1) ** 2 + (u2 - e2) ** 2)
-    upper = d + np.sqrt((u1 - e1) ** 2 + (e2 - l2) ** 2)
-    return ctx.floats(d), ctx.floats(lower), ctx.floats(upper)
