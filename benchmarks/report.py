@@ -219,7 +219,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {name} | {v['chunks']} | {_fmt(v['cluster_start'])} | {_fmt(v['wall'])} | "
                          f"{', '.join(map(str, v.get('files', [])))} |")
         lines += ["", f"Speed-up Dask 2 vs 1 worker: {dk['speedup_2_over_1']}×; Dask 2 workers vs the default "
-                  f"thread pool: {dk.get('dask2_over_default')}×."]
+                  f"one-task default: {dk.get('dask2_over_default')}×."]
     ex = b.get("extract", {})
     if "orders" in ex:
         lines += ["", "## Out-of-core aggregation of SYNTHETIC extracts", "",

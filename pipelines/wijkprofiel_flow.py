@@ -222,8 +222,9 @@ def compare_flow(loaded: InMemory) -> tuple[pd.DataFrame, dict[str, pd.DataFrame
 def publish_flow(db_path: Path, maps_dir: Path, indeling_year: int = 2020, gemeenten: list[str] | None = None,
                  self_contained: bool = True, dask_address: str | None = None, dask_workers: int = 0) -> PublishResult:
     """Maps, profiles and the index from the warehouse: the flow ``publish`` of
-    ``pipelines/publish_flow.py``, fanned out per chunk of gemeenten on Prefect's thread pool,
-    a local Dask cluster of ``dask_workers`` processes or the Dask cluster at ``dask_address``."""
+    ``pipelines/publish_flow.py``: one in-process task by default, or fanned out per chunk of
+    gemeenten on a local Dask cluster of ``dask_workers`` processes or the Dask cluster at
+    ``dask_address``."""
     from pipelines.publish_flow import run_publish
 
     return run_publish(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
@@ -252,7 +253,7 @@ def wijkprofiel(
     ``fetch_options``: retries, timeouts, cache expiry); fetched snapshot paths are cached
     under ``<out_root>/data/cache/ophalen``. ``dask_address`` (a Dask scheduler) or
     ``dask_workers`` (a local Dask cluster) run the publish fan-out on Dask
-    (``pipelines/publish_flow.py``); by default it runs on Prefect's thread pool.
+    (``pipelines/publish_flow.py``); by default the publication is one in-process task.
     """
     started = dt.datetime.now()
     run_id = str(flow_run.get_id() or uuid.uuid4())

@@ -1,6 +1,7 @@
-"""The Prefect publish flow fanned out per chunk of gemeenten: on Prefect's default thread
-pool and on Dask (prefect-dask ``DaskTaskRunner``, a LocalCluster of 2 worker processes) it
-writes byte-identical files, and the same files as the in-process ``publish()``."""
+"""The Prefect publish flow: its default (one in-process task), the fan-out per chunk of
+gemeenten on Prefect's thread pool and the fan-out on Dask (prefect-dask ``DaskTaskRunner``,
+a LocalCluster of 2 worker processes) write byte-identical files, and the same files as the
+in-process ``publish()`` (plus the validation report)."""
 
 from __future__ import annotations
 
@@ -34,16 +35,18 @@ def runs(warehouse: dict[str, Any], prefect_home: Path, tmp_path_factory: pytest
     out = tmp_path_factory.mktemp("publish-runners")
     db = Path(warehouse["db"])
     default = run_publish(db, out / "default", gemeenten=GEMEENTEN, generated=STAMP)
+    threads = run_publish(db, out / "threads", gemeenten=GEMEENTEN, chunks=2, generated=STAMP)
     dask = run_publish(db, out / "dask", gemeenten=GEMEENTEN, dask_workers=2, chunks=3, generated=STAMP)
-    return {"out": out, "db": db, "default": default, "dask": dask}
+    return {"out": out, "db": db, "default": default, "threads": threads, "dask": dask}
 
 
 def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_dask_runner_writes_byte_identical_files(runs: dict[str, Any]) -> None:
-    default, dask = _files(runs["out"] / "default"), _files(runs["out"] / "dask")
+@pytest.mark.parametrize("fanout", ["dask", "threads"])
+def test_fanout_writes_byte_identical_files(runs: dict[str, Any], fanout: str) -> None:
+    default, dask = _files(runs["out"] / "default"), _files(runs["out"] / fanout)
     assert sorted(default) == sorted(dask), "same file list"
     tables = [f for f in default if f.endswith((".csv", ".xlsx"))]
     # per gemeente an overview table, per wijk a profile table (CSV and XLSX each)
@@ -55,8 +58,8 @@ def test_dask_runner_writes_byte_identical_files(runs: dict[str, Any]) -> None:
                 assert a.read("xl/worksheets/sheet1.xml") == b.read("xl/worksheets/sheet1.xml")
     different = [f for f in default if default[f] != dask[f]]
     assert different == [], f"files differ between the default and the Dask runner: {different[:10]}"
-    assert runs["default"].files == runs["dask"].files and runs["default"].total_bytes == runs["dask"].total_bytes
-    assert runs["default"].map_sizes == runs["dask"].map_sizes
+    assert runs["default"].files == runs[fanout].files and runs["default"].total_bytes == runs[fanout].total_bytes
+    assert runs["default"].map_sizes == runs[fanout].map_sizes
 
 
 def test_flow_writes_what_in_process_publish_writes(runs: dict[str, Any]) -> None:
@@ -78,3 +81,14 @@ def test_flow_publication_is_complete(runs: dict[str, Any]) -> None:
     assert (root / "static" / "nederland_gemeenten_2020.png").is_file()
     assert not list(root.rglob(".work")), "prepared inputs are not published"
     assert not list(runs["out"].glob(".*building-*")), "no staging directory left behind"
+
+
+@pytest.mark.parametrize("name", ["../validatie.html", "sub/validatie.html", ".work", ""])
+def test_extra_files_must_be_plain_names(runs: dict[str, Any], name: str) -> None:
+    from wijkprofiel.errors import ConfigError
+    from wijkprofiel.publish import publish
+
+    target = runs["out"] / "extra"
+    with pytest.raises(ConfigError, match="expected plain file names"):
+        publish(runs["db"], target, gemeenten=GEMEENTEN, generated=STAMP, extra_files={name: "<p>x</p>"})
+    assert not target.exists(), "nothing published"

@@ -30,14 +30,14 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wijkprofiel.errors import ConfigError, PublishError
-from wijkprofiel.maps import SeriesTable
+from wijkprofiel.maps import SeriesTable, write_text_atomic
 from wijkprofiel.profiles import spine_stats
 from wijkprofiel.publish_parts import (
     SOURCE_LABELS,
@@ -393,6 +393,7 @@ def publish(
     static_maps: bool = True,
     static_indicator: tuple[str, int, str] = ("eenzaam", 2020, "18+"),
     generated: str | None = None,
+    extra_files: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Write ``index.html``, national gemeente and wijk maps, per gemeente a wijk map (buurt
     maps where buurt geometry exists), an overview page and static maps, and a profile
@@ -419,7 +420,14 @@ def publish(
         ``(indicator_id, period, population_group)`` of the static maps.
     generated
         Publication time shown on the pages (default: now).
+    extra_files
+        More pages (file name → HTML text, e.g. the validation report) placed at the top of
+        the publication before it is swapped in; not counted in the result's tallies.
     """
+    bad = [n for n in extra_files or {} if not n or Path(n).name != n or n.startswith(".")]
+    if bad:
+        msg = f"extra_files: expected plain file names (no directories), got {bad}"
+        raise ConfigError(msg)
     clock = Clock()
     data = read_warehouse(Path(db_path), indeling_year)
     shared = shared_inputs(data)
@@ -468,6 +476,8 @@ def publish(
                 tally.static_maps += 1
         clock("static maps wait")
         write.finish()
+        for name, text in (extra_files or {}).items():
+            write_text_atomic(ctx.build / name, text)
         clock("writes")
         result = _finish(ctx, shared, [tally])
         clock("index and swap")
