@@ -22,9 +22,7 @@ from wijkprofiel.stats import zscore_class
 
 __all__ = [
     "COMPARISON_COLUMNS", "ALL_COMPARISON_COLUMNS", "CLASS_METHODS", "IntArray", "FloatArray",
-    "BoolArray", "grouped_sd", "_LEVELS", "_POLARITIES", "_codes", "_CLASS_KEYS", "_CLASS_POS",
-    "_SIMILAR", "_NOT_COMPARED", "_DOWNGRADE", "_SIGNIFICANT", "_z_class_codes", "_codes_of", "_cat",
-    "_class_categorical", "_Core", "_require", "_gemeente_rows", "_core", "_at", "_keys",
+    "BoolArray", "grouped_sd",
 ]
 
 COMPARISON_COLUMNS = [

@@ -50,8 +50,7 @@ from wijkprofiel.stats import (
 )
 
 __all__ = [
-    "compare_with_intervals", "nested_gemeente_test", "intervals_from_counts", "_column",
-    "_Intervals", "_intervals", "_nl_test", "_nested_test",
+    "compare_with_intervals", "nested_gemeente_test", "intervals_from_counts",
 ]
 
 _Z95 = float(_st.norm.isf(0.025))

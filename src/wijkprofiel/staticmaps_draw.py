@@ -24,8 +24,7 @@ from wijkprofiel.maps import (
 )
 
 __all__ = [
-    "HATCH_MISSING", "HATCH_SUPPRESSED", "_paths", "_setup", "_limits", "_areas", "_label_point",
-    "_legend_entries", "_legend", "_counts", "_draw_text", "_font",
+    "HATCH_MISSING", "HATCH_SUPPRESSED",
 ]
 
 HATCH_MISSING = "////"

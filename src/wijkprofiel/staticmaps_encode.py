@@ -12,7 +12,7 @@ import numpy as np
 from wijkprofiel.maps import CLASS_COLORS, MISSING_COLOR
 from wijkprofiel.staticmaps_draw import _label_point, _legend_entries, _paths
 
-__all__ = ["_png", "_PT", "_FONT", "_PATTERNS", "_esc", "_svg_d", "_svg"]
+__all__: list[str] = []
 
 
 def _png(rgba: Any, dpi: int) -> bytes:

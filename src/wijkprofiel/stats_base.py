@@ -20,8 +20,7 @@ from scipy import stats as _st
 from wijkprofiel.errors import StatisticsError
 
 __all__ = [
-    "FloatArray", "Floats", "Classes", "_Ctx", "_fmt", "_to_float", "_inputs", "_check",
-    "_check_order", "_unit_interval", "_z", "_byar_lower", "_byar_upper", "_poisson_limits",
+    "FloatArray", "Floats", "Classes",
 ]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
