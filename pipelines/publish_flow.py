@@ -1,6 +1,7 @@
-"""Prefect flow ``publish``: maps, profiles and the index, fanned out per chunk of gemeenten.
+"""Prefect flow ``publish``: maps, profiles and the index; one task by default, fanned out
+per chunk of gemeenten on Dask (or on request on the thread pool).
 
-The steps are those of :mod:`wijkprofiel.publish`: the flow process prepares the
+The fan-out's steps are those of :mod:`wijkprofiel.publish`: the flow process prepares the
 publication (reads the warehouse once, writes the steps' inputs into the staging
 directory), then the geometry, the national maps, and per chunk of gemeenten the profiles,
 maps and static maps run as tasks on the flow's task runner, and the flow process writes
