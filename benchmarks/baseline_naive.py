@@ -40,9 +40,9 @@ COLORS = {"much_better": "#2166ac", "better": "#92c5de", "similar": "#f7f7f7", "
 
 
 def naive_load(raw: Path) -> Any:
-    from wijkprofiel import build
+    from wijkprofiel.load import load_sources
 
-    return build.load_sources(raw)
+    return load_sources(raw)
 
 
 def naive_disclose(obs: pd.DataFrame, threshold: int = 10) -> pd.DataFrame:

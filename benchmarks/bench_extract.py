@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import HWM, Series, load_average, run_child
-from wijkprofiel.aggregate import EXTRACT_LAYOUT
+from wijkprofiel.load import EXTRACT_LAYOUT
 
 _GENERATE = """
 import json, resource, time

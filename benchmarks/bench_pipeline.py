@@ -52,8 +52,11 @@ def _run_meta(run_id: str) -> dict[str, Any]:
 
 def stages(ctx: Context) -> dict[str, Any]:
     """The national run through the library stage functions, timed per stage."""
-    from wijkprofiel import build
+    from wijkprofiel.checks import apply_disclosure, validate_loaded, validate_publication
+    from wijkprofiel.compare import compare_loaded, derive_tables
+    from wijkprofiel.load import load_sources
     from wijkprofiel.publish import publish
+    from wijkprofiel.warehouse import write_warehouse
 
     series = {s: Series(s) for s in STAGES}
     total = Series("total (stages)")
@@ -64,19 +67,19 @@ def stages(ctx: Context) -> dict[str, Any]:
         shutil.rmtree(out, ignore_errors=True)
         c0, t0 = cpu_seconds(), time.perf_counter()
         with timed(series["load"]):
-            loaded = build.load_sources(RAW)
+            loaded = load_sources(RAW)
         with timed(series["disclose"]):
-            loaded = build.apply_disclosure(loaded, 10)
+            loaded = apply_disclosure(loaded, 10)
         with timed(series["validate"]):
-            loaded, validation = build.validate_loaded(loaded, f"bench-{i}")
+            loaded, validation = validate_loaded(loaded, f"bench-{i}")
         with timed(series["compare"]):
-            comparisons = build.compare_loaded(loaded)
+            comparisons = compare_loaded(loaded)
         with timed(series["derive"]):  # trends, priorities and the publication checks, as in the flow
-            derived = build.derive_tables(loaded, comparisons)
-            validation = pd.concat([validation, pd.DataFrame(build.validate_publication(loaded, comparisons, 2020)).assign(run_id=f"bench-{i}")],
+            derived = derive_tables(loaded, comparisons)
+            validation = pd.concat([validation, pd.DataFrame(validate_publication(loaded, comparisons, 2020)).assign(run_id=f"bench-{i}")],
                                    ignore_index=True)
         with timed(series["write"]):
-            db = build.write_warehouse(out / "data" / "processed" / "wijkprofiel.duckdb", loaded, comparisons,
+            db = write_warehouse(out / "data" / "processed" / "wijkprofiel.duckdb", loaded, comparisons,
                                        validation, _run_meta(f"bench-{i}"), derived)
         with timed(series["publish"]):
             result = publish(db, out / "maps", gemeenten=gemeenten)
@@ -164,8 +167,8 @@ def cli_run(ctx: Context) -> dict[str, Any]:
 
 
 def compare_bench(ctx: Context) -> dict[str, Any]:
-    """``build.compare_loaded`` on all observations and on the RIVM rows only."""
-    from wijkprofiel import build
+    """``compare_loaded`` on all observations and on the RIVM rows only."""
+    from wijkprofiel.compare import compare_loaded
 
     loaded = ctx.loaded
     rivm = loaded.per_source["rivm"]
@@ -175,9 +178,9 @@ def compare_bench(ctx: Context) -> dict[str, Any]:
     n_rivm = 0
     for _ in range(ctx.repeat):
         with timed(s_all):
-            build.compare_loaded(loaded)
+            compare_loaded(loaded)
         with timed(s_rivm):
-            n_rivm = len(build.compare_loaded(rivm_loaded))
+            n_rivm = len(compare_loaded(rivm_loaded))
     med = statistics.median(s_rivm.values)
     return {
         "rivm_observations": len(rivm), "rivm_comparisons": n_rivm,
@@ -189,9 +192,9 @@ def compare_bench(ctx: Context) -> dict[str, Any]:
 
 def profile_compare(ctx: Context) -> dict[str, str]:
     from benchmarks.profiling import profile_call
-    from wijkprofiel import build
+    from wijkprofiel.compare import compare_loaded
 
-    return profile_call(lambda: build.compare_loaded(ctx.loaded))
+    return profile_call(lambda: compare_loaded(ctx.loaded))
 
 
 def naive_bench(ctx: Context) -> dict[str, Any]:

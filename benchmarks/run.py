@@ -149,17 +149,20 @@ def _profile_misses(results: dict[str, Any], ctx: bench_pipeline.Context) -> Non
     if missed & {"e2e_stages", "cli_total", "naive_ratio"} and ctx.loaded is not None and ctx.db is not None:
         stages = results["benchmarks"].get("stages", {}).get("stages", {})
         slowest = sorted(stages, key=lambda s: stages[s].get("median") or 0, reverse=True)[:2]
-        from wijkprofiel import build
+        from wijkprofiel.checks import apply_disclosure, validate_loaded
+        from wijkprofiel.compare import compare_loaded
+        from wijkprofiel.load import load_sources
         from wijkprofiel.publish import publish
+        from wijkprofiel.warehouse import write_warehouse
 
         calls = {
-            "load": lambda: build.load_sources(bench_pipeline.RAW),
-            "validate": lambda: build.validate_loaded(build.apply_disclosure(build.load_sources(bench_pipeline.RAW), 10), "p"),
-            "compare": lambda: build.compare_loaded(ctx.loaded),
-            "write": lambda: build.write_warehouse(ctx.work / "profile" / "wh.duckdb", ctx.loaded, ctx.comparisons,
+            "load": lambda: load_sources(bench_pipeline.RAW),
+            "validate": lambda: validate_loaded(apply_disclosure(load_sources(bench_pipeline.RAW), 10), "p"),
+            "compare": lambda: compare_loaded(ctx.loaded),
+            "write": lambda: write_warehouse(ctx.work / "profile" / "wh.duckdb", ctx.loaded, ctx.comparisons,
                                                    ctx.loaded.quarantine.iloc[0:0], bench_pipeline._run_meta("p")),
             "publish": lambda: publish(ctx.db, ctx.work / "profile" / "maps", gemeenten=ctx.publish_gemeenten),
-            "disclose": lambda: build.apply_disclosure(ctx.loaded, 10),
+            "disclose": lambda: apply_disclosure(ctx.loaded, 10),
         }
         for s in slowest:
             if s in calls:

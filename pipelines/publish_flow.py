@@ -30,8 +30,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 
-from wijkprofiel.expectations import validation_report_html
-from wijkprofiel.maps import write_text_atomic
+from wijkprofiel.checks import validation_report_html
 from wijkprofiel.publish import (
     PublishContext,
     PublishResult,
@@ -46,6 +45,7 @@ from wijkprofiel.publish import (
     publish_national,
     publish_profiles,
     publish_static,
+    write_text_atomic,
 )
 from wijkprofiel.warehouse import connect
 

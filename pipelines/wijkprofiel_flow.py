@@ -26,11 +26,21 @@ from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
-from wijkprofiel import __version__, build
+from wijkprofiel import __version__
+from wijkprofiel.checks import (
+    apply_disclosure,
+    check_gemeenten,
+    source_status_checks,
+    validate_loaded,
+    validate_publication,
+)
+from wijkprofiel.compare import compare_loaded, derive_tables
 from wijkprofiel.errors import ConfigError
-from wijkprofiel.locking import publication_lock
+from wijkprofiel.indeling import harmonise_loaded
+from wijkprofiel.load import Loaded, load_raw, mark_fetch_failures, source_summary
 from wijkprofiel.publish import PublishResult
-from wijkprofiel.raw import MANIFEST_NAME
+from wijkprofiel.store import MANIFEST_NAME, publication_lock
+from wijkprofiel.warehouse import write_warehouse
 
 
 class FetchOptions(BaseModel):
@@ -70,8 +80,8 @@ def fetch(source: str, raw_root: Path, params: dict[str, Any], http_timeout: flo
 
 
 @task(name="laden", cache_policy=NO_CACHE)
-def load(raw_root: Path, previous_db: Path | None) -> build.Loaded:
-    loaded = build.load_raw(raw_root, previous_db=previous_db)
+def load(raw_root: Path, previous_db: Path | None) -> Loaded:
+    loaded = load_raw(raw_root, previous_db=previous_db)
     get_run_logger().info("geladen: %d regio's, %d waarnemingen uit %d bronbestanden; bronnen niet actueel: %s",
                           len(loaded.regions), len(loaded.observations), len(loaded.sources),
                           ", ".join(loaded.stale_sources) or "geen")
@@ -79,8 +89,8 @@ def load(raw_root: Path, previous_db: Path | None) -> build.Loaded:
 
 
 @task(name="harmoniseren", cache_policy=NO_CACHE)
-def harmonise(loaded: build.Loaded, indeling_year: int, crosswalks: list[str]) -> build.Loaded:
-    out = build.harmonise_loaded(loaded, indeling_year, [Path(p) for p in crosswalks])
+def harmonise(loaded: Loaded, indeling_year: int, crosswalks: list[str]) -> Loaded:
+    out = harmonise_loaded(loaded, indeling_year, [Path(p) for p in crosswalks])
     get_run_logger().info("indeling %d: %d waarnemingen; %d codes niet te plaatsen (harmonisation_report)",
                           indeling_year, len(out.observations), out.harmonisation_report["code"].nunique()
                           if "code" in out.harmonisation_report else 0)
@@ -88,51 +98,51 @@ def harmonise(loaded: build.Loaded, indeling_year: int, crosswalks: list[str]) -
 
 
 @task(name="onthulling", cache_policy=NO_CACHE)
-def disclose(loaded: build.Loaded, threshold: int) -> build.Loaded:
-    out = build.apply_disclosure(loaded, threshold)
+def disclose(loaded: Loaded, threshold: int) -> Loaded:
+    out = apply_disclosure(loaded, threshold)
     get_run_logger().info("kleine aantallen onderdrukt: %d waarnemingen (drempel %d)",
                           int(out.observations["suppressed"].sum()), threshold)
     return out
 
 
 @task(name="valideren", cache_policy=NO_CACHE)
-def validate(loaded: build.Loaded, run_id: str, previous_db: Path | None) -> tuple[build.Loaded, pd.DataFrame]:
-    cleaned, results = build.validate_loaded(loaded, run_id, previous_db)
+def validate(loaded: Loaded, run_id: str, previous_db: Path | None) -> tuple[Loaded, pd.DataFrame]:
+    cleaned, results = validate_loaded(loaded, run_id, previous_db)
     get_run_logger().info("validatie: %d controles, %d in quarantaine", len(results), len(cleaned.quarantine))
     return cleaned, results
 
 
 @task(name="vergelijken", cache_policy=NO_CACHE)
-def compare(loaded: build.Loaded) -> pd.DataFrame:
-    comparisons = build.compare_loaded(loaded)
+def compare(loaded: Loaded) -> pd.DataFrame:
+    comparisons = compare_loaded(loaded)
     get_run_logger().info("vergelijkingen: %d", len(comparisons))
     return comparisons
 
 
 @task(name="trends-en-prioriteiten", cache_policy=NO_CACHE)
-def derive(loaded: build.Loaded, comparisons: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    derived = build.derive_tables(loaded, comparisons)
+def derive(loaded: Loaded, comparisons: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    derived = derive_tables(loaded, comparisons)
     get_run_logger().info("trends: %d, prioriteiten: %d", len(derived["trends"]), len(derived["priorities"]))
     return derived
 
 
 @task(name="publicatiecontrole", cache_policy=NO_CACHE)
-def check_publication(loaded: build.Loaded, comparisons: pd.DataFrame, indeling_year: int,
+def check_publication(loaded: Loaded, comparisons: pd.DataFrame, indeling_year: int,
                       run_id: str) -> pd.DataFrame:
-    rows = build.validate_publication(loaded, comparisons, indeling_year)
+    rows = validate_publication(loaded, comparisons, indeling_year)
     return pd.DataFrame(rows).assign(run_id=run_id)
 
 
 @task(name="warehouse", cache_policy=NO_CACHE)
-def write(db_path: Path, loaded: build.Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,
+def write(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,
           run: dict[str, Any], derived: dict[str, pd.DataFrame]) -> Path:
-    return build.write_warehouse(db_path, loaded, comparisons, validation, run, derived)
+    return write_warehouse(db_path, loaded, comparisons, validation, run, derived)
 
 
 class InMemory:
     """A stage result handed in memory to the next sub-flow.
 
-    Prefect records every flow-run parameter as JSON. For a ``build.Loaded`` (millions of
+    Prefect records every flow-run parameter as JSON. For a ``Loaded`` (millions of
     rows) FastAPI's encoder first deep-copies the dataclass and then gives up, which cost
     2–3 s per sub-flow call on the national data (measured) for a record that only says
     ``<Loaded>``. This carrier cannot be encoded either, but fails at once.
@@ -192,22 +202,22 @@ def fetch_flow(raw_root: Path, refresh: list[str], fetch_params: dict[str, dict[
 @flow(name="ingest")
 def ingest(raw_root: Path, refresh: list[str] | None = None, fetch_params: dict[str, dict[str, Any]] | None = None,
            previous_db: Path | None = None, fetch_options: FetchOptions | None = None,
-           cache_dir: Path | None = None) -> build.Loaded:
+           cache_dir: Path | None = None) -> Loaded:
     """Fetch the sources named in ``refresh`` (a failed fetch keeps the last snapshot, marked
     stale with its date) and load every source from the raw store on its native indeling."""
     failed = fetch_flow(raw_root, refresh, fetch_params, fetch_options, cache_dir)["failed"] if refresh else {}
-    return build.mark_fetch_failures(load(Path(raw_root), previous_db), failed, Path(raw_root))
+    return mark_fetch_failures(load(Path(raw_root), previous_db), failed, Path(raw_root))
 
 
 @flow(name="harmonise")
-def harmonise_flow(loaded: InMemory, indeling_year: int = 2020, crosswalks: list[str] | None = None) -> build.Loaded:
+def harmonise_flow(loaded: InMemory, indeling_year: int = 2020, crosswalks: list[str] | None = None) -> Loaded:
     """Convert to the target indeling (2020 or 2024) and report the regions that cannot be placed."""
     return harmonise(loaded.value, indeling_year, crosswalks or [])
 
 
 @flow(name="validate")
 def validate_flow(loaded: InMemory, threshold: int, run_id: str,
-                  previous_db: Path | None = None) -> tuple[build.Loaded, pd.DataFrame]:
+                  previous_db: Path | None = None) -> tuple[Loaded, pd.DataFrame]:
     """Disclosure control, quarantine and validation (a failing source falls back to its last good rows)."""
     return validate(disclose(loaded.value, threshold), run_id, previous_db)
 
@@ -262,12 +272,12 @@ def wijkprofiel(
     with publication_lock(Path(out_root), wait_seconds=lock_wait_seconds):
         loaded = ingest(Path(raw_root), refresh, fetch_params, db_path, fetch_options,
                         Path(out_root) / "data" / "cache" / "ophalen")
-        build.check_gemeenten(loaded, gemeenten, indeling_year)
+        check_gemeenten(loaded, gemeenten, indeling_year)
         loaded = harmonise_flow(InMemory(loaded), indeling_year, crosswalks)
         loaded, validation = validate_flow(InMemory(loaded), disclosure_threshold, run_id, db_path)
         comparisons, derived = compare_flow(InMemory(loaded))
         validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id),
-                                build.source_status_checks(loaded, run_id)], ignore_index=True)
+                                source_status_checks(loaded, run_id)], ignore_index=True)
         stale = loaded.stale_sources
         parameters = {"raw_root": str(raw_root), "gemeenten": gemeenten, "indeling_year": indeling_year,
                       "disclosure_threshold": disclosure_threshold, "crosswalks": crosswalks or [],
@@ -290,11 +300,11 @@ def _shown(fetch_params: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]
             for source, params in fetch_params.items()}
 
 
-def _summary_markdown(loaded: build.Loaded, validation: pd.DataFrame, comparisons: pd.DataFrame,
+def _summary_markdown(loaded: Loaded, validation: pd.DataFrame, comparisons: pd.DataFrame,
                       result: PublishResult, stale: list[str]) -> str:
     lines = ["# wijkprofiel run", "", "## Bronnen", "",
              "| bron | status | gegevens van | rijen (bron) | waarnemingen | melding |", "|---|---|---|---|---|---|"]
-    for r in build.source_summary(loaded).to_dict("records"):
+    for r in source_summary(loaded).to_dict("records"):
         status = r["status"] if r["status"] == "ok" else f"**{r['status']}** (niet actueel)"
         message = str(r["message"]).replace("|", "/").replace("\n", " ")[:400]
         rows = "–" if pd.isna(r["rows"]) else r["rows"]

@@ -39,16 +39,19 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     Prefect). Shared by the end-to-end and fault tests."""
     import datetime as dt
 
-    from wijkprofiel import build
+    from wijkprofiel.checks import apply_disclosure, validate_loaded
+    from wijkprofiel.compare import compare_loaded, derive_tables
+    from wijkprofiel.load import load_sources
+    from wijkprofiel.warehouse import write_warehouse
 
     out = tmp_path_factory.mktemp("national")
-    loaded = build.load_sources(EMBEDDED_RAW)
-    loaded = build.apply_disclosure(loaded, 10)
-    loaded, validation = build.validate_loaded(loaded, "test-run")
-    comparisons = build.compare_loaded(loaded)
-    derived = build.derive_tables(loaded, comparisons)
+    loaded = load_sources(EMBEDDED_RAW)
+    loaded = apply_disclosure(loaded, 10)
+    loaded, validation = validate_loaded(loaded, "test-run")
+    comparisons = compare_loaded(loaded)
+    derived = derive_tables(loaded, comparisons)
     now = dt.datetime.now()
-    db = build.write_warehouse(out / "data" / "processed" / "wijkprofiel.duckdb", loaded, comparisons, validation,
+    db = write_warehouse(out / "data" / "processed" / "wijkprofiel.duckdb", loaded, comparisons, validation,
                                {"run_id": "test-run", "parameters": {}, "code_version": "test", "started": now,
                                 "finished": now, "status": "completed"}, derived)
     return {"out": out, "db": db, "loaded": loaded, "comparisons": comparisons, "validation": validation}

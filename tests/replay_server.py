@@ -68,7 +68,7 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from wijkprofiel.sources._http import RetryPolicy
+from wijkprofiel.sources import RetryPolicy
 from wijkprofiel.sources.kwb import data_properties_frame, read_json_value, resolve_statline_headers
 from wijkprofiel.sources.rivm import RIVM_TABLES
 

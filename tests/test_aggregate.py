@@ -12,7 +12,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from wijkprofiel.aggregate import (
+from wijkprofiel.errors import ConfigError
+from wijkprofiel.load import (
     AGE_CLASSES,
     COST_COLUMNS,
     EXTRACT_COLUMNS,
@@ -21,7 +22,6 @@ from wijkprofiel.aggregate import (
     aggregate_sql,
     generate_synthetic_extract,
 )
-from wijkprofiel.errors import ConfigError
 
 KEYS = ["jaar", "leeftijdsklasse", "geslacht"]
 SUMS = ["personen", "verzekerde_dagen", *COST_COLUMNS]

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO
-from wijkprofiel.maps import CLASS_COLORS, class_phrase
+from wijkprofiel.publish import CLASS_COLORS, class_phrase
 from wijkprofiel.warehouse import TABLES, build_database, connect
 
 pytestmark = pytest.mark.browser
@@ -280,7 +280,7 @@ def test_basemap_is_off_by_default_and_optional(session: Session, national: dict
 
 
 def test_class_phrases_in_browser_equal_python(session: Session, national: dict[str, Any]) -> None:
-    from wijkprofiel.maps import CLASS_METHODS, CLASS_ORDER
+    from wijkprofiel.publish import CLASS_METHODS, CLASS_ORDER
 
     session.open_map(Path(national["maps"]) / "gemeenten" / "GM0233.html")
     for klass in CLASS_ORDER:

@@ -516,7 +516,7 @@ def baseline_pandas(obs: pd.DataFrame, regions: pd.DataFrame, indicators: pd.Dat
 
 @pytest.fixture(scope="module")
 def embedded() -> Any:
-    from wijkprofiel.build import load_sources
+    from wijkprofiel.load import load_sources
 
     return load_sources(REPO / "data" / "raw")
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wijkprofiel.disclosure import find_small_cells, secondary_suppression, suppress_small_cells
+from wijkprofiel.checks import find_small_cells, secondary_suppression, suppress_small_cells
 from wijkprofiel.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -238,7 +238,7 @@ def test_find_small_cells_rules() -> None:
 
 
 def test_real_kwb_small_cells_found_and_removed() -> None:
-    from wijkprofiel.ingest import load_kwb
+    from wijkprofiel.load import load_kwb
 
     kwb = load_kwb(REPO / "data" / "raw")
     found = find_small_cells(kwb.observations, 10)

@@ -32,11 +32,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wijkprofiel import build
-from wijkprofiel.disclosure import find_small_cells
+from wijkprofiel.checks import apply_disclosure, find_small_cells, validate_loaded
+from wijkprofiel.compare import compare_loaded, derive_tables
 from wijkprofiel.indicators import POPULATION_GROUPS
-from wijkprofiel.maps import decode_series, page_payload
-from wijkprofiel.publish import publish
+from wijkprofiel.load import load_sources
+from wijkprofiel.publish import decode_series, page_payload, publish
+from wijkprofiel.warehouse import write_warehouse
 
 from .conftest import EMBEDDED_RAW
 
@@ -62,14 +63,14 @@ NO_STATISTICS = {
 @pytest.fixture(scope="module")
 def publication_2024(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("disclosure_2024")
-    loaded = build.load_sources(EMBEDDED_RAW, target_indeling=2024)
-    loaded = build.apply_disclosure(loaded, THRESHOLD)
-    loaded, validation = build.validate_loaded(loaded, "scan-2024")
-    comparisons = build.compare_loaded(loaded)
+    loaded = load_sources(EMBEDDED_RAW, target_indeling=2024)
+    loaded = apply_disclosure(loaded, THRESHOLD)
+    loaded, validation = validate_loaded(loaded, "scan-2024")
+    comparisons = compare_loaded(loaded)
     now = dt.datetime.now()
-    db = build.write_warehouse(out / "wijkprofiel.duckdb", loaded, comparisons, validation,
+    db = write_warehouse(out / "wijkprofiel.duckdb", loaded, comparisons, validation,
                                {"run_id": "scan-2024", "parameters": {}, "code_version": "test", "started": now,
-                                "finished": now, "status": "completed"}, build.derive_tables(loaded, comparisons))
+                                "finished": now, "status": "completed"}, derive_tables(loaded, comparisons))
     # Rotterdam (port wijken with < 10 inhabitants) and Amersfoort (buurt map)
     publish(db, out / "maps", indeling_year=2024, gemeenten=["GM0599", "GM0307"])
     return {"db": db, "maps": out / "maps"}

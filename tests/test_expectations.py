@@ -16,22 +16,22 @@ import pandas as pd
 import pytest
 import shapely
 
-from wijkprofiel import build
-from wijkprofiel.errors import ConfigError, ValidationError
-from wijkprofiel.expectations import (
+from wijkprofiel.checks import (
     KNOWN_DEVIATIONS,
     SUITES,
     comparisons_publish_frame,
+    raise_on_errors,
     suite_sizes,
     validate_frame,
     validation_report_html,
 )
-from wijkprofiel.ingest import load_geometry
-from wijkprofiel.raw import latest_snapshot, list_snapshots, snapshot_file
+from wijkprofiel.compare import compare_loaded
+from wijkprofiel.errors import ConfigError, ValidationError
+from wijkprofiel.load import Loaded, load_geometry, load_sources
 from wijkprofiel.sources.kwb import parse_kwb_snapshot
 from wijkprofiel.sources.rivm import parse_rivm_csv
 from wijkprofiel.sources.vektis import parse_vektis_zvw
-from wijkprofiel.validate import raise_on_errors
+from wijkprofiel.store import latest_snapshot, list_snapshots, snapshot_file
 
 ROW_KEYS = ["source", "check_name", "severity", "passed", "observed", "expected", "details"]
 
@@ -63,13 +63,13 @@ def pdok(embedded_raw: Path) -> dict[str, gpd.GeoDataFrame]:
 
 
 @pytest.fixture(scope="module")
-def loaded(embedded_raw: Path) -> build.Loaded:
-    return build.load_sources(embedded_raw)
+def loaded(embedded_raw: Path) -> Loaded:
+    return load_sources(embedded_raw)
 
 
 @pytest.fixture(scope="module")
-def comparisons(loaded: build.Loaded) -> pd.DataFrame:
-    return build.compare_loaded(loaded)
+def comparisons(loaded: Loaded) -> pd.DataFrame:
+    return compare_loaded(loaded)
 
 
 def _failed(rows: list[dict[str, object]], severity: str | None = None) -> list[dict[str, object]]:
@@ -126,7 +126,7 @@ def test_real_sources_pass_within_time_budget(rivm: pd.DataFrame, kwb: pd.DataFr
 
 
 @pytest.mark.parametrize("target", [2020, 2024])
-def test_real_outputs_pass(loaded: build.Loaded, comparisons: pd.DataFrame, target: int) -> None:
+def test_real_outputs_pass(loaded: Loaded, comparisons: pd.DataFrame, target: int) -> None:
     rows = validate_frame("regions", loaded.regions, source="regions", target_indeling=target,
                           harmonisation_report=loaded.harmonisation_report)
     publish = comparisons_publish_frame(comparisons, loaded.observations, indeling_year=target)
@@ -135,7 +135,7 @@ def test_real_outputs_pass(loaded: build.Loaded, comparisons: pd.DataFrame, targ
     assert not _failed(rows), _failed(rows)
 
 
-def test_regions_without_report_name_the_wijken_without_geometry(loaded: build.Loaded) -> None:
+def test_regions_without_report_name_the_wijken_without_geometry(loaded: Loaded) -> None:
     rows = validate_frame("regions", loaded.regions, source="regions", target_indeling=2020)
     row = _error_naming(rows, "geometrie_of_rapport", "WK036300")
     assert row["observed"] == "264"  # the wijken of indeling 2020 missing from the 2024 wijkkaart
@@ -226,7 +226,7 @@ def test_pdok_faults(pdok: dict[str, gpd.GeoDataFrame]) -> None:
     assert crs and crs[0]["severity"] == "error" and not crs[0]["passed"] and crs[0]["observed"] == "EPSG:4326"
 
 
-def test_comparisons_faults(loaded: build.Loaded, comparisons: pd.DataFrame) -> None:
+def test_comparisons_faults(loaded: Loaded, comparisons: pd.DataFrame) -> None:
     publish = comparisons_publish_frame(comparisons, loaded.observations, indeling_year=2024)
     bad = publish.copy()
     bad["diff_nl"] = bad["diff_nl"].to_numpy().copy()

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
-from wijkprofiel.raw import list_snapshots
 from wijkprofiel.sources.extract import (
     OBSERVATION_COLUMNS,
     extract_indicator,
@@ -19,6 +18,7 @@ from wijkprofiel.sources.extract import (
     parse_extract_snapshot,
     register_extract,
 )
+from wijkprofiel.store import list_snapshots
 
 SCHEMA = """
 indicator:

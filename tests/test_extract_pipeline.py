@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
-from wijkprofiel import build
+from wijkprofiel.checks import apply_disclosure, validate_loaded
 from wijkprofiel.cli import main
+from wijkprofiel.compare import compare_loaded
+from wijkprofiel.load import load_sources
 from wijkprofiel.sources.kwb import parse_kwb_snapshot
 
 SCHEMA = """
@@ -44,15 +46,15 @@ def test_registered_extract_reaches_the_warehouse(tmp_path: Path) -> None:
     data.to_csv(tmp_path / "jeugd.csv", index=False)
     (tmp_path / "schema.yaml").write_text(SCHEMA, encoding="utf-8")
     assert main(["extract", str(tmp_path / "jeugd.csv"), str(tmp_path / "schema.yaml"), "--raw", str(raw)]) == 0
-    loaded = build.load_sources(raw)
+    loaded = load_sources(raw)
     assert "jeugd_aandeel_extract" in set(loaded.indicators["indicator_id"])
     obs = loaded.observations[loaded.observations["indicator_id"] == "jeugd_aandeel_extract"].set_index("region_code")
     assert len(obs) == len(sel)
     row = sel[sel["region_code"] == "WK059901"].iloc[0]
     assert obs.loc["WK059901", "value"] == pytest.approx(100 * row["k_0Tot15Jaar"] / row["AantalInwoners"], rel=1e-12)
     assert obs.loc["WK059901", "source_id"].startswith("extract/")
-    loaded, _ = build.validate_loaded(build.apply_disclosure(loaded, 10), "t")
-    comparisons = build.compare_loaded(loaded)
+    loaded, _ = validate_loaded(apply_disclosure(loaded, 10), "t")
+    comparisons = compare_loaded(loaded)
     c = comparisons[(comparisons["indicator_id"] == "jeugd_aandeel_extract") & (comparisons["region_code"] == "WK059901")]
     assert c["gemeente_value"].iloc[0] == pytest.approx(obs.loc["GM0599", "value"])
     assert c["nl_value"].iloc[0] == pytest.approx(obs.loc["NL00", "value"])

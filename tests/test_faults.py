@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW, REPO
-from wijkprofiel import build
+from wijkprofiel.checks import validate_loaded
 from wijkprofiel.errors import LockError, SourceError
-from wijkprofiel.locking import publication_lock
+from wijkprofiel.load import Loaded, load_sources
+from wijkprofiel.store import publication_lock
 from wijkprofiel.warehouse import build_database
 
 
@@ -78,7 +79,7 @@ def test_truncated_rivm_file_keeps_last_good_rows(raw_copy: Path, warehouse: dic
     path = _file(raw_copy, "rivm", "50090NED", "UntypedDataSet_MW00000.csv.gz")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    loaded = build.load_sources(raw_copy, previous_db=warehouse["db"])  # type: ignore[arg-type]
+    loaded = load_sources(raw_copy, previous_db=warehouse["db"])  # type: ignore[arg-type]
     status = loaded.source_status.set_index("source")
     assert status.loc["rivm", "status"] == "stale"
     assert str(path.name) in status.loc["rivm", "message"] or "50090NED" in status.loc["rivm", "message"]
@@ -97,14 +98,14 @@ def test_not_gzip_and_renamed_column_name_the_file_and_column(raw_copy: Path) ->
     with gzip.open(kwb, "wt", encoding="utf-8") as fh:
         fh.write(text.replace("Regioaanduiding/Codering (code)", "Regioaanduiding/Kodering (code)", 1))
     with pytest.raises(SourceError) as err:
-        build.load_sources(raw_copy)  # no previous warehouse: KWB cannot fall back
+        load_sources(raw_copy)  # no previous warehouse: KWB cannot fall back
     message = str(err.value)
     assert "cbs_kwb" in message and "Regioaanduiding/Kodering (code)" in message
     assert "no DataProperties topic" in message
 
 
 def test_failing_validation_blocks_only_that_source(warehouse: dict[str, object]) -> None:
-    loaded: build.Loaded = warehouse["loaded"]  # type: ignore[assignment]
+    loaded: Loaded = warehouse["loaded"]  # type: ignore[assignment]
     per_source = dict(loaded.per_source)
     vektis = per_source["vektis"]
     per_source["vektis"] = pd.concat([vektis, vektis.head(1)], ignore_index=True)  # duplicate key
@@ -112,11 +113,11 @@ def test_failing_validation_blocks_only_that_source(warehouse: dict[str, object]
     hit = rivm.index[(rivm["region_code"] == "WK059903") & (rivm["indicator_id"] == "eenzaam")][0]
     rivm.loc[hit, "value"] = 140.0
     per_source["rivm"] = rivm
-    broken = build.Loaded(loaded.regions, pd.concat(per_source.values(), ignore_index=True), loaded.sources,
+    broken = Loaded(loaded.regions, pd.concat(per_source.values(), ignore_index=True), loaded.sources,
                           loaded.indicators, loaded.harmonisation_report, per_source=per_source,
                           source_status=pd.DataFrame([{"source": s, "status": "ok", "message": "", "data_date": ""}
                                                       for s in ("rivm", "cbs_kwb", "pdok", "vektis")]))
-    cleaned, results = build.validate_loaded(broken, "t", previous_db=warehouse["db"])  # type: ignore[arg-type]
+    cleaned, results = validate_loaded(broken, "t", previous_db=warehouse["db"])  # type: ignore[arg-type]
     status = cleaned.source_status.set_index("source")["status"]
     assert status["vektis"] == "stale" and status["rivm"] == "ok" and status["cbs_kwb"] == "ok"
     assert not cleaned.per_source["vektis"].duplicated(
@@ -129,13 +130,13 @@ def test_failing_validation_blocks_only_that_source(warehouse: dict[str, object]
 
 
 def test_second_national_region_blocks_the_run(warehouse: dict[str, object]) -> None:
-    loaded: build.Loaded = warehouse["loaded"]  # type: ignore[assignment]
+    loaded: Loaded = warehouse["loaded"]  # type: ignore[assignment]
     extra = loaded.regions[loaded.regions["region_code"] == "NL01"].assign(region_code="NL02")
-    broken = build.Loaded(pd.concat([loaded.regions, extra], ignore_index=True), loaded.observations,
+    broken = Loaded(pd.concat([loaded.regions, extra], ignore_index=True), loaded.observations,
                           loaded.sources, loaded.indicators, loaded.harmonisation_report,
                           per_source=dict(loaded.per_source))
     with pytest.raises(Exception, match=r"aantal land indeling 2020: got 2, expected 1"):
-        build.validate_loaded(broken, "t")
+        validate_loaded(broken, "t")
 
 
 def test_second_run_waits_or_exits_with_a_clear_message(tmp_path: Path) -> None:

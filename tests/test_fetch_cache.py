@@ -17,14 +17,14 @@ import pytest
 
 from tests.replay_server import ReplayServer, replay_fixture, server_fixture
 from wijkprofiel.errors import ConfigError
-from wijkprofiel.raw import MANIFEST_NAME
-from wijkprofiel.sources._http import RetryPolicy
+from wijkprofiel.sources import RetryPolicy
 from wijkprofiel.sources.fetch import (
     check_sources,
     fetch_cache_key,
     fetch_source,
     parse_source_options,
 )
+from wijkprofiel.store import MANIFEST_NAME
 
 replay_server = server_fixture()
 replay = replay_fixture()

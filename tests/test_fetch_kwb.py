@@ -17,7 +17,6 @@ import pytest
 
 from tests.replay_server import ReplayServer, fast_policy, replay_fixture, server_fixture
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
-from wijkprofiel.raw import list_snapshots, verify_snapshot
 from wijkprofiel.sources.kwb import (
     KWB_TYPED_FILE,
     data_properties_frame,
@@ -28,6 +27,7 @@ from wijkprofiel.sources.kwb import (
     read_json_value,
     topic_names,
 )
+from wijkprofiel.store import list_snapshots, verify_snapshot
 
 replay_server = server_fixture()
 replay = replay_fixture()

@@ -10,7 +10,6 @@ import pytest
 
 from tests.replay_server import ReplayServer, fast_policy, replay_fixture, server_fixture
 from wijkprofiel.errors import ConfigError, FetchError
-from wijkprofiel.raw import list_snapshots
 from wijkprofiel.sources.pdok import (
     PDOK_FILE,
     fetch_pdok,
@@ -18,6 +17,7 @@ from wijkprofiel.sources.pdok import (
     parse_pdok_layer,
     pdok_layer,
 )
+from wijkprofiel.store import list_snapshots
 
 replay_server = server_fixture()
 replay = replay_fixture()

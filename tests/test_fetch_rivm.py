@@ -15,7 +15,6 @@ import pytest
 
 from tests.replay_server import ReplayServer, fast_policy, replay_fixture, server_fixture
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
-from wijkprofiel.raw import list_snapshots, read_manifest, verify_snapshot
 from wijkprofiel.sources import rivm
 from wijkprofiel.sources.rivm import (
     RIVM_JSON_FILE,
@@ -25,6 +24,7 @@ from wijkprofiel.sources.rivm import (
     parse_rivm_snapshot,
     rivm_observations,
 )
+from wijkprofiel.store import list_snapshots, read_manifest, verify_snapshot
 
 replay_server = server_fixture()
 replay = replay_fixture()

@@ -9,8 +9,8 @@ import pytest
 
 from tests.replay_server import ReplayServer, replay_fixture, server_fixture
 from wijkprofiel.errors import ConfigError
-from wijkprofiel.raw import list_snapshots
 from wijkprofiel.sources.fetch import SOURCES, add_fetch_arguments, fetch_cli, fetch_source
+from wijkprofiel.store import list_snapshots
 
 replay_server = server_fixture()
 replay = replay_fixture()

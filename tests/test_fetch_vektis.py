@@ -10,13 +10,13 @@ import pytest
 
 from tests.replay_server import ReplayServer, fast_policy, replay_fixture, server_fixture
 from wijkprofiel.errors import ConfigError, FetchError
-from wijkprofiel.raw import list_snapshots
 from wijkprofiel.sources.vektis import (
     fetch_vektis,
     parse_vektis_zvw,
     vektis_header_problems,
     vektis_url,
 )
+from wijkprofiel.store import list_snapshots
 
 replay_server = server_fixture()
 replay = replay_fixture()

@@ -24,9 +24,9 @@ from tests.replay_server import (
     server_fixture,
 )
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
-from wijkprofiel.raw import list_snapshots
 from wijkprofiel.sources.kwb import read_json_value
 from wijkprofiel.sources.wsjg import WSJG_ENV_KEY, fetch_wsjg, parse_wsjg_values, resolve_api_key
+from wijkprofiel.store import list_snapshots
 
 replay_server = server_fixture()
 replay = replay_fixture()

@@ -11,24 +11,26 @@ import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
-from wijkprofiel import build
-from wijkprofiel.ingest import load_geometry
+from wijkprofiel.checks import apply_disclosure, validate_loaded
+from wijkprofiel.compare import compare_loaded
+from wijkprofiel.load import Loaded, load_geometry, load_sources
 from wijkprofiel.publish import publish
+from wijkprofiel.warehouse import write_warehouse
 
 CROSSWALK = "crosswalk/vng_grenswijzigen_wijk_2020_naar_2024_adressen.csv.gz"
 
 
 @pytest.fixture(scope="module")
-def identity_only() -> build.Loaded:
-    return build.load_sources(EMBEDDED_RAW, target_indeling=2024)
+def identity_only() -> Loaded:
+    return load_sources(EMBEDDED_RAW, target_indeling=2024)
 
 
 @pytest.fixture(scope="module")
-def with_crosswalk(shared_data: Path) -> build.Loaded:
-    return build.load_sources(EMBEDDED_RAW, target_indeling=2024, crosswalk_paths=[shared_data / CROSSWALK])
+def with_crosswalk(shared_data: Path) -> Loaded:
+    return load_sources(EMBEDDED_RAW, target_indeling=2024, crosswalk_paths=[shared_data / CROSSWALK])
 
 
-def _wijken_2020_placed(loaded: build.Loaded) -> tuple[set[str], pd.DataFrame]:
+def _wijken_2020_placed(loaded: Loaded) -> tuple[set[str], pd.DataFrame]:
     moved = loaded.per_source["rivm_2024"]
     wijk = moved[moved["region_code"].str.startswith("WK")]
     sources = set("|".join(wijk["harmonised_from"].unique()).split("|"))
@@ -36,7 +38,7 @@ def _wijken_2020_placed(loaded: build.Loaded) -> tuple[set[str], pd.DataFrame]:
     return sources, report[(report["source"] == "rivm") & (report["level"] == "wijk")]
 
 
-def test_identity_only_keeps_direct_matches_and_reports_the_rest(identity_only: build.Loaded) -> None:
+def test_identity_only_keeps_direct_matches_and_reports_the_rest(identity_only: Loaded) -> None:
     placed, reported = _wijken_2020_placed(identity_only)
     assert len(placed) == 2913
     assert len(reported) == 264
@@ -45,7 +47,7 @@ def test_identity_only_keeps_direct_matches_and_reports_the_rest(identity_only: 
     assert not placed & set(reported["code"])
 
 
-def test_address_crosswalk_places_all_but_one(with_crosswalk: build.Loaded) -> None:
+def test_address_crosswalk_places_all_but_one(with_crosswalk: Loaded) -> None:
     placed, reported = _wijken_2020_placed(with_crosswalk)
     assert len(placed) == 3176
     assert list(reported["code"]) == ["WK024316"]
@@ -55,7 +57,7 @@ def test_address_crosswalk_places_all_but_one(with_crosswalk: build.Loaded) -> N
     assert any(not c[2:].isdigit() for c in amsterdam), "Amsterdam's alphanumeric 2024 wijk codes receive values"
 
 
-def test_merged_gemeente_is_population_weighted_mean(identity_only: build.Loaded) -> None:
+def test_merged_gemeente_is_population_weighted_mean(identity_only: Loaded) -> None:
     geo, _ = load_geometry(EMBEDDED_RAW)
     pop = geo["gemeenten_2019"].set_index("region_code")["attr_aantal_inwoners"]
     obs = identity_only.per_source["rivm"]
@@ -74,12 +76,12 @@ def test_merged_gemeente_is_population_weighted_mean(identity_only: build.Loaded
     assert unchanged["harmonisation_quality"].iloc[0] == "exact"
 
 
-def test_2024_publication_on_2024_geometry(with_crosswalk: build.Loaded, tmp_path: Path) -> None:
-    loaded = build.apply_disclosure(with_crosswalk, 10)
-    loaded, validation = build.validate_loaded(loaded, "t")
-    comparisons = build.compare_loaded(loaded)
+def test_2024_publication_on_2024_geometry(with_crosswalk: Loaded, tmp_path: Path) -> None:
+    loaded = apply_disclosure(with_crosswalk, 10)
+    loaded, validation = validate_loaded(loaded, "t")
+    comparisons = compare_loaded(loaded)
     now = dt.datetime.now()
-    db = build.write_warehouse(tmp_path / "w.duckdb", loaded, comparisons, validation,
+    db = write_warehouse(tmp_path / "w.duckdb", loaded, comparisons, validation,
                                {"run_id": "t", "parameters": {}, "code_version": "t", "started": now,
                                 "finished": now, "status": "completed"})
     result = publish(db, tmp_path / "maps", indeling_year=2024, gemeenten=["GM1979"])

@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from wijkprofiel import webgeom
-from wijkprofiel.maps import (
+from wijkprofiel.publish import (
     CLASS_COLORS,
     VALUE_ALPHABET,
     class_phrase,
@@ -27,6 +26,7 @@ from wijkprofiel.maps import (
     render_map_page,
     script_json,
 )
+from wijkprofiel.publish import _web_geometry as webgeom
 from wijkprofiel.warehouse import connect
 
 EVIL = '<script>window.__pwned=1</script>"onmouseover="window.__pwned=2'

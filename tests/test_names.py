@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from wijkprofiel.errors import ConfigError, HarmonisationError
-from wijkprofiel.names import OVERRIDES, normalise_gemeentenaam, resolve_gemeentecodes
+from wijkprofiel.indeling._names import OVERRIDES, normalise_gemeentenaam, resolve_gemeentecodes
 from wijkprofiel.sources.vektis import parse_vektis_zvw
 
 YEARS = (2018, 2019, 2020, 2021, 2022, 2023)

@@ -30,8 +30,7 @@ from wijkprofiel.sources._http import (
     safe_url,
     subset_dataset,
 )
-from wijkprofiel.sources.kwb import read_json_value
-from wijkprofiel.sources.odata import (
+from wijkprofiel.sources._odata import (
     JsonListWriter,
     any_eq,
     cbs_feed_url,
@@ -43,6 +42,7 @@ from wijkprofiel.sources.odata import (
     region_filter,
     row_key_problems,
 )
+from wijkprofiel.sources.kwb import read_json_value
 
 replay_server = server_fixture()
 replay = replay_fixture()

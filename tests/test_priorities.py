@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wijkprofiel.compare import PRIORITY_COLUMNS, priorities
 from wijkprofiel.errors import ConfigError
-from wijkprofiel.priorities import PRIORITY_COLUMNS, priorities
 
 INDICATORS = pd.DataFrame({
     "indicator_id": ["roker", "overgewicht", "eenzaam", "ernstig_eenzaam", "sporters", "stress", "mantelzorger"],

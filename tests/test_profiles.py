@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wijkprofiel.exports import sheet_name
-from wijkprofiel.maps import SeriesTable
-from wijkprofiel.profiles import (
+from wijkprofiel.publish import (
     PROFILE_COLUMNS,
+    SeriesTable,
     gemeente_overview_html,
     priorities,
     profile_csv,
@@ -24,6 +23,7 @@ from wijkprofiel.profiles import (
     profile_html,
     profile_table,
     profile_xlsx,
+    sheet_name,
     spine_stats,
     spine_svg,
     split_records,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from wijkprofiel import publish as pub
 from wijkprofiel.errors import ConfigError
+from wijkprofiel.publish import _publication as pub
 
 STAMP = "2026-01-02 03:04"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wijkprofiel.errors import SourceError
-from wijkprofiel.raw import (
+from wijkprofiel.store import (
     latest_snapshot,
     list_snapshots,
     sha256_bytes,

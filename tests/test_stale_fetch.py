@@ -26,7 +26,8 @@ import pytest
 
 from tests.conftest import EMBEDDED_RAW
 from tests.test_pipeline import assert_rivm_equals_raw_file
-from wijkprofiel import build
+from wijkprofiel.checks import source_status_checks
+from wijkprofiel.load import Loaded, mark_fetch_failures
 
 
 class BlackHole:
@@ -122,15 +123,15 @@ def test_failed_fetches_are_marked_stale_or_failed_with_their_date() -> None:
     status = pd.DataFrame([{"source": "rivm", "status": "ok", "message": "", "data_date": "2022-07-01"},
                            {"source": "cbs_kwb", "status": "ok", "message": "", "data_date": "2025-12-11"}])
     empty = pd.DataFrame()
-    loaded = build.Loaded(empty, empty, empty, empty, empty, source_status=status)
-    marked = build.mark_fetch_failures(loaded, {"rivm": "ophalen mislukt: timeout", "wsjg": "ophalen mislukt: HTTP 401"},
+    loaded = Loaded(empty, empty, empty, empty, empty, source_status=status)
+    marked = mark_fetch_failures(loaded, {"rivm": "ophalen mislukt: timeout", "wsjg": "ophalen mislukt: HTTP 401"},
                                        EMBEDDED_RAW)
     rows = marked.source_status.set_index("source")
     assert list(rows.loc["rivm"]) == ["stale", "ophalen mislukt: timeout", "2022-07-01"], "the snapshot in use keeps its date"
     assert rows.loc["cbs_kwb", "status"] == "ok"
     assert list(rows.loc["wsjg"]) == ["failed", "ophalen mislukt: HTTP 401", ""], "never loaded, no snapshot: failed"
     assert marked.stale_sources == ["rivm", "wsjg"] and loaded.source_status["status"].eq("ok").all()
-    checks = build.source_status_checks(marked, "run-1").set_index("source")
+    checks = source_status_checks(marked, "run-1").set_index("source")
     assert checks.loc["rivm", "observed"] == "stale: niet actueel, gegevens van 2022-07-01"
     assert checks.loc["wsjg", "observed"] == "failed: niet actueel, gegevens van onbekend"
     assert bool(checks.loc["cbs_kwb", "passed"]) and not checks.loc[["rivm", "wsjg"], "passed"].any()

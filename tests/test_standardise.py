@@ -18,15 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wijkprofiel.compare import compare_all
-from wijkprofiel.errors import ConfigError
-from wijkprofiel.indicators import indicator_table
-from wijkprofiel.standardise import (
+from wijkprofiel.compare._standardised_costs import (
     BASE_INDICATORS,
     standardise_costs,
     standardised_indicator_table,
     standardised_observations,
-    stratified_costs,
 )
+from wijkprofiel.errors import ConfigError
+from wijkprofiel.indicators import indicator_table
+from wijkprofiel.load import stratified_costs
 from wijkprofiel.stats import dsr
 
 TOL = 1e-6
@@ -139,8 +139,9 @@ def test_standard_must_cover_strata() -> None:
 # ------------------------------------------------------------------ real Vektis data
 @pytest.fixture(scope="module")
 def vektis() -> pd.DataFrame:
-    from wijkprofiel.ingest import gemeente_crosswalk, gemeente_reference, load_geometry
-    from wijkprofiel.standardise import load_vektis_standardised
+    from wijkprofiel.indeling import gemeente_crosswalk
+    from wijkprofiel.load import load_vektis_standardised
+    from wijkprofiel.load._ingest import gemeente_reference, load_geometry
 
     geo, _ = load_geometry(REPO / "data" / "raw")
     return load_vektis_standardised(REPO / "data" / "raw", gemeente_reference(geo), gemeente_crosswalk(geo),

@@ -12,8 +12,7 @@ import pytest
 import shapely
 from PIL import Image
 
-from wijkprofiel.maps import CLASS_COLORS, MISSING_COLOR
-from wijkprofiel.staticmaps import StaticMapRun, draw_static_map
+from wijkprofiel.publish import CLASS_COLORS, MISSING_COLOR, StaticMapRun, draw_static_map
 
 EVIL = '<script>alert("x")</script> & "Oost"'
 SVG = "{http://www.w3.org/2000/svg}"

@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sst
 
+from wijkprofiel.compare import TREND_COLUMNS, trend
 from wijkprofiel.errors import ConfigError, StatisticsError
 from wijkprofiel.stats import difference_ci
-from wijkprofiel.trends import TREND_COLUMNS, trend
 
 TOL = 1e-6
 Z95 = float(sst.norm.ppf(0.975))
@@ -182,7 +182,7 @@ def test_more_error_messages() -> None:
 
 
 def test_real_rivm_2016_to_2020() -> None:
-    from wijkprofiel.ingest import load_rivm
+    from wijkprofiel.load import load_rivm
 
     rivm = load_rivm(REPO / "data" / "raw")
     regions = rivm.regions

@@ -17,7 +17,7 @@ import datetime as dt
 import gzip
 from pathlib import Path
 
-from wijkprofiel.raw import write_snapshot
+from wijkprofiel.store import write_snapshot
 
 REPO = Path(__file__).resolve().parents[1]
 

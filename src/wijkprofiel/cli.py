@@ -18,9 +18,9 @@ from pathlib import Path
 from wijkprofiel import __version__
 from wijkprofiel.config import Settings, default_raw_root
 from wijkprofiel.errors import ConfigError, WijkprofielError
-from wijkprofiel.raw import list_snapshots
 from wijkprofiel.sources.extract import register_extract
 from wijkprofiel.sources.fetch import add_fetch_arguments, fetch_cli, parse_source_options
+from wijkprofiel.store import list_snapshots
 
 __all__ = ["main", "build_parser"]
 

@@ -4,7 +4,8 @@ Dutch gemeente, wijk and buurt boundaries change every year, and sources are pub
 on different indelingen (RIVM Gezondheidsmonitor 2020 on indeling 2020, CBS KWB 2024 on
 indeling 2024). This package builds crosswalks (geometry overlay or a published table),
 completes them with unchanged codes, moves values along them and reports what could
-not be mapped.
+not be mapped. Also gemeente names → CBS gemeentecode (Vektis publishes names), and the
+harmonise stage on a whole load (:func:`harmonise_loaded`).
 
 Typical use::
 
@@ -17,7 +18,7 @@ Typical use::
 
 from __future__ import annotations
 
-from wijkprofiel.indeling.crosswalk import (
+from wijkprofiel.indeling._crosswalk import (
     CROSSWALK_COLUMNS,
     REPORT_COLUMNS,
     UNMATCHED_COLUMNS,
@@ -27,18 +28,20 @@ from wijkprofiel.indeling.crosswalk import (
     read_crosswalk_csv,
     validate_crosswalk,
 )
-from wijkprofiel.indeling.geometry import OVERLAY_CRS, crosswalk_from_geometry
-from wijkprofiel.indeling.harmonise import (
+from wijkprofiel.indeling._geometry import OVERLAY_CRS, crosswalk_from_geometry, gemeente_crosswalk
+from wijkprofiel.indeling._harmonise import (
     HARMONISED_COLUMNS,
     Kind,
     harmonisation_report,
     harmonise,
 )
-from wijkprofiel.indeling.observations import (
+from wijkprofiel.indeling._names import normalise_gemeentenaam, resolve_gemeentecodes
+from wijkprofiel.indeling._observations import (
     crosswalk_level_from_file,
     harmonise_observations,
     read_user_crosswalk,
 )
+from wijkprofiel.indeling._stage import harmonise_loaded
 
 __all__ = [
     "CROSSWALK_COLUMNS",
@@ -58,4 +61,8 @@ __all__ = [
     "harmonise",
     "read_crosswalk_csv",
     "validate_crosswalk",
+    "gemeente_crosswalk",
+    "normalise_gemeentenaam",
+    "resolve_gemeentecodes",
+    "harmonise_loaded",
 ]

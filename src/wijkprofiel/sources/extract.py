@@ -44,8 +44,8 @@ import yaml
 from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
 from wijkprofiel.indicators import INDICATORS, POLARITIES, POPULATION_GROUPS, THEMES, Indicator
-from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._common import to_number
+from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
     "EXTRACT_SOURCE",

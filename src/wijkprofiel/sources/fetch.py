@@ -29,7 +29,6 @@ from typing import Any
 
 from wijkprofiel.config import default_raw_root
 from wijkprofiel.errors import ConfigError, WijkprofielError
-from wijkprofiel.raw import Snapshot, list_snapshots
 from wijkprofiel.sources._http import RetryPolicy
 from wijkprofiel.sources.extract import register_extract
 from wijkprofiel.sources.kwb import KWB_TABLES, fetch_kwb
@@ -37,6 +36,7 @@ from wijkprofiel.sources.pdok import fetch_pdok
 from wijkprofiel.sources.rivm import RIVM_TABLES, fetch_rivm
 from wijkprofiel.sources.vektis import fetch_vektis
 from wijkprofiel.sources.wsjg import fetch_wsjg
+from wijkprofiel.store import Snapshot, list_snapshots
 
 __all__ = ["SourceInfo", "SOURCES", "check_sources", "fetch_source", "fetch_cache_key", "parse_source_options",
            "add_fetch_arguments", "fetch_cli"]

@@ -23,7 +23,6 @@ import pandas as pd
 from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
 from wijkprofiel.indicators import INDICATORS
-from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._common import (
     finish_observations,
     level_from_soort,
@@ -38,7 +37,7 @@ from wijkprofiel.sources._http import (
     json_gz,
     subset_dataset,
 )
-from wijkprofiel.sources.odata import (
+from wijkprofiel.sources._odata import (
     DIMENSION_TYPES,
     cbs_download,
     cbs_feed_url,
@@ -46,6 +45,7 @@ from wijkprofiel.sources.odata import (
     region_filter,
     row_key_problems,
 )
+from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
     "KWB_TABLES",

@@ -24,7 +24,6 @@ import pyogrio
 from wijkprofiel import __version__
 from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
-from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._http import (
     InvalidResponse,
     RetryPolicy,
@@ -34,6 +33,7 @@ from wijkprofiel.sources._http import (
     new_session,
     subset_dataset,
 )
+from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
     "RD_NEW",

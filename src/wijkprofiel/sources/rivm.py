@@ -21,7 +21,6 @@ from wijkprofiel import __version__
 from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
 from wijkprofiel.indicators import RIVM_KEYS
-from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._common import (
     finish_observations,
     level_from_soort,
@@ -37,8 +36,7 @@ from wijkprofiel.sources._http import (
     new_session,
     subset_dataset,
 )
-from wijkprofiel.sources.kwb import read_json_value
-from wijkprofiel.sources.odata import (
+from wijkprofiel.sources._odata import (
     DIMENSION_TYPES,
     JsonListWriter,
     any_eq,
@@ -48,6 +46,8 @@ from wijkprofiel.sources.odata import (
     region_filter,
     row_key_problems,
 )
+from wijkprofiel.sources.kwb import read_json_value
+from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
     "RIVM_TABLES",

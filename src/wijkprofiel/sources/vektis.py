@@ -45,7 +45,6 @@ from pandas.api.extensions import ExtensionArray
 
 from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
-from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._http import (
     InvalidResponse,
     RetryPolicy,
@@ -54,6 +53,7 @@ from wijkprofiel.sources._http import (
     gzip_bytes,
     new_session,
 )
+from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
     "COST_CATEGORIES",

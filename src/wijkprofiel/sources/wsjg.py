@@ -28,11 +28,11 @@ import pandas as pd
 
 from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
-from wijkprofiel.raw import Snapshot, write_snapshot
 from wijkprofiel.sources._common import to_number
 from wijkprofiel.sources._http import LOGGER, RetryPolicy, client_version, json_gz, new_session
+from wijkprofiel.sources._odata import get_collection
 from wijkprofiel.sources.kwb import read_json_value
-from wijkprofiel.sources.odata import get_collection
+from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
     "WSJG_SOURCE",

@@ -24,14 +24,14 @@ import pandas as pd
 import shapely
 
 from wijkprofiel.errors import PublishError
-from wijkprofiel.maps import (
+from wijkprofiel.publish._maps import (
     CLASS_METHODS,
     CLASS_ORDER,
     SIGNIFICANCE_METHODS,
     SeriesTable,
     write_text_atomic,
 )
-from wijkprofiel.staticmaps_draw import (
+from wijkprofiel.publish._static_draw import (
     HATCH_MISSING,
     HATCH_SUPPRESSED,
     _areas,
@@ -44,8 +44,8 @@ from wijkprofiel.staticmaps_draw import (
     _paths,
     _setup,
 )
-from wijkprofiel.staticmaps_encode import _PT, _png, _svg
-from wijkprofiel.webgeom import GeomArray, Layer
+from wijkprofiel.publish._static_encode import _PT, _png, _svg
+from wijkprofiel.publish._web_geometry import GeomArray, Layer
 
 __all__ = ["static_map_jobs", "StaticMapRun", "draw_static_map", "HATCH_MISSING", "HATCH_SUPPRESSED"]
 
@@ -256,7 +256,7 @@ class StaticMapRun:
                 fd, job_file = tempfile.mkstemp(prefix=".static-jobs-", suffix=".pickle", dir=self.out_dir)
                 with os.fdopen(fd, "wb") as fh:
                     pickle.dump(jobs[i::n], fh, protocol=pickle.HIGHEST_PROTOCOL)
-                self._procs.append(subprocess.Popen([sys.executable, "-m", "wijkprofiel.staticmaps", job_file, str(self.out_dir)],
+                self._procs.append(subprocess.Popen([sys.executable, "-m", "wijkprofiel.publish._static_maps", job_file, str(self.out_dir)],
                                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
 
     def wait(self) -> list[tuple[str, int]]:

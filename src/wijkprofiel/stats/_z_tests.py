@@ -15,7 +15,16 @@ import numpy as np
 from scipy import stats as _st
 
 from wijkprofiel.errors import StatisticsError
-from wijkprofiel.stats_base import FloatArray, Floats, _check, _check_order, _Ctx, _fmt, _inputs, _z
+from wijkprofiel.stats._checks import (
+    FloatArray,
+    Floats,
+    _check,
+    _check_order,
+    _Ctx,
+    _fmt,
+    _inputs,
+    _z,
+)
 
 __all__ = [
     "z_test_two_sample", "se_from_ci", "z_test_proportion", "z_test_rate", "z_test_proportions",

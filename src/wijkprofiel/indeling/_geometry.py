@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 
 from wijkprofiel.errors import HarmonisationError
-from wijkprofiel.indeling.crosswalk import (
+from wijkprofiel.indeling._crosswalk import (
     Level,
     _code_problems,
     _finish_crosswalk,
@@ -20,7 +20,7 @@ from wijkprofiel.indeling.crosswalk import (
     _year_problems,
 )
 
-__all__ = ["OVERLAY_CRS", "crosswalk_from_geometry"]
+__all__ = ["OVERLAY_CRS", "crosswalk_from_geometry", "gemeente_crosswalk"]
 
 OVERLAY_CRS: Final = "EPSG:28992"
 """Amersfoort / RD New: the equal-distance Dutch grid in which areas are measured."""
@@ -205,3 +205,16 @@ def crosswalk_from_geometry(
     rows = rows[((rows["weight"] >= sliver_tolerance) | largest) & (rows["weight"] > 0)].copy()
     rows["weight"] = rows["weight"] / rows.groupby("from_code")["weight"].transform("sum")
     return _finish_crosswalk(rows, from_year=from_year, to_year=to_year, level=level)
+
+
+def gemeente_crosswalk(geometries: dict[str, gpd.GeoDataFrame], from_dataset: str = "gemeenten_2019",
+                       to_dataset: str = "gemeenten_2024") -> pd.DataFrame:
+    """Area-weighted gemeente crosswalk between two embedded editions (Buitenland GM0998 left out)."""
+    src = geometries[from_dataset]
+    dst = geometries[to_dataset]
+    src = src[src["region_code"] != "GM0998"].assign(gemeentecode=lambda d: d["region_code"])
+    dst = dst[dst["region_code"] != "GM0998"].assign(gemeentecode=lambda d: d["region_code"])
+    return crosswalk_from_geometry(
+        src, dst, code_column="gemeentecode",
+        from_year=int(src["geometry_year"].iloc[0]), to_year=int(dst["geometry_year"].iloc[0]), level="gemeente",
+    )

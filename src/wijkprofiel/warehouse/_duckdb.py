@@ -51,7 +51,7 @@ TABLES = (
 
 def schema_sql() -> str:
     """The DDL of the analyst contract (``sql/schema.sql``)."""
-    return resources.files("wijkprofiel").joinpath("sql/schema.sql").read_text(encoding="utf-8")
+    return resources.files("wijkprofiel").joinpath("warehouse/sql/schema.sql").read_text(encoding="utf-8")
 
 
 def spatial_extension_path() -> Path | None:

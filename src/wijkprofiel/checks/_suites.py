@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wijkprofiel._gx import (
+from wijkprofiel.checks._gx import (
     REPORT_COLUMNS,
     Prepared,
     empty_share,
@@ -55,9 +55,9 @@ from wijkprofiel._gx import (
     result_rows,
     run_suite,
 )
+from wijkprofiel.checks._row_checks import CODE_PATTERNS, EXPECTED_COUNTS
 from wijkprofiel.errors import ConfigError
 from wijkprofiel.indicators import RIVM_KEYS
-from wijkprofiel.validate import CODE_PATTERNS, EXPECTED_COUNTS
 
 __all__ = [
     "SUITES", "KNOWN_DEVIATIONS", "VEKTIS_AGE_CLASSES", "SIGNIFICANCE_METHODS", "MAX_EMPTY_SHARE",
@@ -268,7 +268,7 @@ def regions_suite() -> Any:
 def comparisons_publish_suite() -> Any:
     """Suite ``comparisons_publish`` on :func:`comparisons_publish_frame` output."""
     from wijkprofiel.compare import CLASS_METHODS, COMPARISON_COLUMNS
-    from wijkprofiel.maps import CLASS_ORDER
+    from wijkprofiel.publish import CLASS_ORDER
 
     gx, gxe, col = gx_modules()
     s = gx.ExpectationSuite(name="comparisons_publish")
@@ -514,6 +514,6 @@ def validation_report_html(results: pd.DataFrame, *, title: str, generated: str)
     if missing:
         msg = f"validation results lack columns {missing}; expected {REPORT_COLUMNS}"
         raise ConfigError(msg)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("wijkprofiel", "templates"), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.PackageLoader("wijkprofiel.checks", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     return env.get_template("validation_report.html.j2").render(title=title, generated=generated, **report_context(results))

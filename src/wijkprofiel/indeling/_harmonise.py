@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from wijkprofiel.errors import HarmonisationError
-from wijkprofiel.indeling.crosswalk import (
+from wijkprofiel.indeling._crosswalk import (
     REPORT_COLUMNS,
     UNMATCHED_COLUMNS,
     WEIGHT_TOLERANCE,

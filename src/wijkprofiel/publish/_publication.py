@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from wijkprofiel.errors import ConfigError, PublishError
-from wijkprofiel.maps import SeriesTable, write_text_atomic
-from wijkprofiel.profiles import spine_stats
-from wijkprofiel.publish_parts import (
+from wijkprofiel.publish._maps import SeriesTable, write_text_atomic
+from wijkprofiel.publish._profiles import spine_stats
+from wijkprofiel.publish._steps import (
     SOURCE_LABELS,
     Clock,
     Geometry,
@@ -57,7 +57,7 @@ from wijkprofiel.publish_parts import (
     static_jobs,
     write_index,
 )
-from wijkprofiel.publish_parts import (
+from wijkprofiel.publish._steps import (
     prepare_geometry as _prepare_geometry,
 )
 
@@ -305,7 +305,7 @@ def publish_static(ctx: PublishContext, codes: Sequence[str], *, national: bool 
     Drawn by a separate interpreter when ``background`` (matplotlib is not thread-safe,
     and task runners may run steps in threads), else in this process.
     """
-    from wijkprofiel.staticmaps import StaticMapRun
+    from wijkprofiel.publish._static_maps import StaticMapRun
 
     tally = Tally()
     if not ctx.static_maps:
@@ -447,7 +447,7 @@ def publish(
         shared.spine = spine_stats(tables["wijk"])
 
         def start_static() -> Any:
-            from wijkprofiel.staticmaps import StaticMapRun
+            from wijkprofiel.publish._static_maps import StaticMapRun
 
             jobs = static_jobs(shared, tables, geometry.result(), selected, national=True,
                                indicator=ctx.static_indicator, indeling_year=indeling_year)

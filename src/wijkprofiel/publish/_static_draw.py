@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from wijkprofiel.maps import (
+from wijkprofiel.publish._maps import (
     CLASS_COLORS,
     CLASS_LABELS_NL,
     CLASS_MARKS,

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from wijkprofiel.errors import ConfigError
-from wijkprofiel.indeling.crosswalk import complete_crosswalk, read_crosswalk_csv
-from wijkprofiel.indeling.harmonise import harmonise
+from wijkprofiel.indeling._crosswalk import complete_crosswalk, read_crosswalk_csv
+from wijkprofiel.indeling._harmonise import harmonise
 
 __all__ = ["crosswalk_level_from_file", "read_user_crosswalk", "harmonise_observations"]
 

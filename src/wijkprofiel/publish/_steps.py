@@ -23,14 +23,14 @@ import shapely
 
 from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError
-from wijkprofiel.maps import (
+from wijkprofiel.publish._maps import (
     DESCRIPTIVE_NOTE,
     SeriesTable,
     map_payload,
     render_map_page,
     write_text_atomic,
 )
-from wijkprofiel.profiles import (
+from wijkprofiel.publish._profiles import (
     KEY_INDICATORS,
     Spine,
     env,
@@ -45,8 +45,14 @@ from wijkprofiel.profiles import (
     table_xlsx,
     wijk_summary,
 )
+from wijkprofiel.publish._web_geometry import (
+    Layer,
+    bounds_latlng,
+    encode_topology,
+    to_lonlat,
+    uncovered,
+)
 from wijkprofiel.warehouse import connect
-from wijkprofiel.webgeom import Layer, bounds_latlng, encode_topology, to_lonlat, uncovered
 
 __all__ = ["SOURCE_LABELS", "Shared", "Geometry", "Writer", "Tally"]
 
@@ -449,7 +455,7 @@ def _buurt_map(write: Writer, code: str, gname: str, geo: Geometry, table: Serie
 def static_jobs(shared: Shared, tables: dict[str, SeriesTable], geo: Geometry, gemeenten: list[tuple[str, str]], *,
                 national: bool, indicator: tuple[str, int, str], indeling_year: int) -> list[dict[str, Any]]:
     """Static map jobs of ``gemeenten`` with wijk geometry (and the national map if ``national``)."""
-    from wijkprofiel.staticmaps import static_map_jobs
+    from wijkprofiel.publish._static_maps import static_map_jobs
 
     areas = [{"code": code, "name": name, "areas": [c for c in shared.wijken_of.get(code, []) if c in shared.has_geo]}
              for code, name in gemeenten]
@@ -464,7 +470,7 @@ def static_jobs(shared: Shared, tables: dict[str, SeriesTable], geo: Geometry, g
 def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]], wijken: list[dict[str, str]], *,
                 indeling_year: int, generated: str, static_maps: bool) -> None:
     """``index.html``: national maps, gemeenten, wijk search, validation, sources."""
-    from wijkprofiel.maps import script_json
+    from wijkprofiel.publish._maps import script_json
 
     nl_name, nlw_name = national_names(indeling_year)
     static_links = ([{"href": f"static/nederland_gemeenten_{indeling_year}.{ext}", "label": ext.upper()} for ext in ("png", "svg")]

@@ -24,15 +24,15 @@ import pyarrow.compute as pc
 from markupsafe import Markup
 from numpy.typing import NDArray
 
-from wijkprofiel.exports import (
+from wijkprofiel.indicators import POPULATION_GROUPS, THEMES
+from wijkprofiel.publish._exports import (
     csv_rows_vectorised,
     csv_text,
     xlsx_bytes,
     xlsx_cells,
     xlsx_rows_vectorised,
 )
-from wijkprofiel.indicators import POPULATION_GROUPS, THEMES
-from wijkprofiel.maps import (
+from wijkprofiel.publish._maps import (
     CLASS_COLORS,
     CLASS_LABELS_NL,
     CLASS_MARKS,
@@ -68,7 +68,7 @@ Spine = dict[tuple[str, int, str], tuple[float, float, float, float, float]]
 @cache
 def env() -> jinja2.Environment:
     """The Jinja2 environment of the package templates (autoescape on)."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("wijkprofiel", "templates"), autoescape=True,
+    return jinja2.Environment(loader=jinja2.PackageLoader("wijkprofiel.publish", "templates"), autoescape=True,
                               trim_blocks=True, lstrip_blocks=True)
 
 

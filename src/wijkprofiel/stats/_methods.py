@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from wijkprofiel.errors import StatisticsError
-from wijkprofiel.stats_base import (
+from wijkprofiel.stats._checks import (
     Classes,
     FloatArray,
     Floats,
@@ -33,7 +33,7 @@ from wijkprofiel.stats_base import (
     _unit_interval,
     _z,
 )
-from wijkprofiel.stats_ztests import (
+from wijkprofiel.stats._z_tests import (
     difference_ci,
     rest_of_whole,
     se_from_ci,

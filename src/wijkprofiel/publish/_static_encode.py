@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from wijkprofiel.maps import CLASS_COLORS, MISSING_COLOR
-from wijkprofiel.staticmaps_draw import _label_point, _legend_entries, _paths
+from wijkprofiel.publish._maps import CLASS_COLORS, MISSING_COLOR
+from wijkprofiel.publish._static_draw import _label_point, _legend_entries, _paths
 
 __all__: list[str] = []
 

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from wijkprofiel.expectations import validate_frame
-from wijkprofiel.indeling import complete_crosswalk, crosswalk_from_geometry, harmonise
+from wijkprofiel.checks import validate_frame
+from wijkprofiel.indeling import (
+    complete_crosswalk,
+    harmonise,
+    resolve_gemeentecodes,
+)
 from wijkprofiel.indicators import INDICATORS, Indicator
-from wijkprofiel.names import resolve_gemeentecodes
-from wijkprofiel.raw import Snapshot, latest_snapshot, list_snapshots, snapshot_file
-from wijkprofiel.sources._common import OBSERVATION_COLUMNS, finish_observations
+from wijkprofiel.sources import OBSERVATION_COLUMNS, finish_observations
 from wijkprofiel.sources.extract import (
     SCHEMA_FILE,
     extract_indicator,
@@ -31,6 +33,7 @@ from wijkprofiel.sources.kwb import kwb_observations, kwb_regions, parse_kwb_any
 from wijkprofiel.sources.pdok import parse_pdok_layer
 from wijkprofiel.sources.rivm import RIVM_TABLES, parse_rivm_snapshot, rivm_observations
 from wijkprofiel.sources.vektis import parse_vektis_zvw, total_cost_categories
+from wijkprofiel.store import Snapshot, latest_snapshot, list_snapshots, snapshot_file
 
 __all__ = [
     "SourceLoad",
@@ -44,7 +47,6 @@ __all__ = [
     "VEKTIS_PARTS",
     "gemeente_reference",
     "load_vektis",
-    "gemeente_crosswalk",
     "load_extracts",
 ]
 
@@ -309,18 +311,6 @@ def load_vektis(
     load.checks = checks
     return load
 
-
-def gemeente_crosswalk(geometries: dict[str, gpd.GeoDataFrame], from_dataset: str = "gemeenten_2019",
-                       to_dataset: str = "gemeenten_2024") -> pd.DataFrame:
-    """Area-weighted gemeente crosswalk between two embedded editions (Buitenland GM0998 left out)."""
-    src = geometries[from_dataset]
-    dst = geometries[to_dataset]
-    src = src[src["region_code"] != "GM0998"].assign(gemeentecode=lambda d: d["region_code"])
-    dst = dst[dst["region_code"] != "GM0998"].assign(gemeentecode=lambda d: d["region_code"])
-    return crosswalk_from_geometry(
-        src, dst, code_column="gemeentecode",
-        from_year=int(src["geometry_year"].iloc[0]), to_year=int(dst["geometry_year"].iloc[0]), level="gemeente",
-    )
 
 
 def load_extracts(raw_root: Path) -> tuple[SourceLoad, list[Indicator]]:

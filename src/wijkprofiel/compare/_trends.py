@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from wijkprofiel.compare import grouped_sd
+from wijkprofiel.compare._comparisons import grouped_sd
 from wijkprofiel.errors import ConfigError
 from wijkprofiel.stats import compare_to_benchmark, difference_ci, se_from_ci, zscore_class
 

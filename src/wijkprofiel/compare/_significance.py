@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats as _st
 from scipy.special import ndtr as _ndtr
 
-from wijkprofiel.compare_core import (
+from wijkprofiel.compare._classes import (
     _CLASS_KEYS,
     _NOT_COMPARED,
     _POLARITIES,

@@ -35,7 +35,13 @@ from numpy.typing import NDArray
 
 from wijkprofiel.errors import PublishError
 from wijkprofiel.indicators import POPULATION_GROUPS, THEMES
-from wijkprofiel.webgeom import VALUE_ALPHABET, decode_fixed, encode_fixed, encode_rows, widths_for
+from wijkprofiel.publish._web_geometry import (
+    VALUE_ALPHABET,
+    decode_fixed,
+    encode_fixed,
+    encode_rows,
+    widths_for,
+)
 
 __all__ = [
     "CLASS_ORDER", "CLASS_LABELS_NL", "CLASS_COLORS", "CLASS_MARKS", "CLASS_METHODS",
@@ -107,7 +113,7 @@ def leaflet_assets() -> tuple[str, str]:
 
 @cache
 def _template(name: str) -> str:
-    return resources.files("wijkprofiel").joinpath(f"templates/{name}").read_text(encoding="utf-8")
+    return resources.files("wijkprofiel").joinpath(f"publish/templates/{name}").read_text(encoding="utf-8")
 
 
 def script_json(data: Any) -> str:

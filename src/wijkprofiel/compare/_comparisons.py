@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wijkprofiel.compare_core import (
+from wijkprofiel.compare._classes import (
     _DOWNGRADE,
     _NOT_COMPARED,
     _SIGNIFICANT,
@@ -68,7 +68,7 @@ from wijkprofiel.compare_core import (
     _z_class_codes,
     grouped_sd,
 )
-from wijkprofiel.compare_significance import (
+from wijkprofiel.compare._significance import (
     _column,
     _intervals,
     _nested_test,

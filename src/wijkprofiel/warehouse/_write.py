@@ -1,0 +1,35 @@
+"""Write a checked, compared load into the warehouse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from wijkprofiel.warehouse._duckdb import build_database
+
+if TYPE_CHECKING:
+    from wijkprofiel.load import Loaded
+
+__all__ = ["write_warehouse"]
+
+
+def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,
+                    run: dict[str, object], derived: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write all tables into a new DuckDB file and swap it into place atomically."""
+    run_row = pd.DataFrame([{**run, "parameters": json.dumps(run.get("parameters", {}), sort_keys=True)}])
+    return build_database(db_path, {
+        "sources": loaded.sources,
+        "regions": loaded.regions,
+        "indicators": loaded.indicators,
+        "observations": loaded.observations,
+        "comparisons": comparisons,
+        **(derived or {}),
+        "quarantine": loaded.quarantine,
+        "source_status": loaded.source_status.assign(run_id=str(run.get("run_id", ""))),
+        "harmonisation_report": loaded.harmonisation_report,
+        "validation_results": validation,
+        "runs": run_row,
+    })
