@@ -1,4 +1,4 @@
-"""Shared machinery of :mod:`wijkprofiel.stats` and :mod:`wijkprofiel.stats_ztests`.
+"""Input checks and shared numerics of the :mod:`wijkprofiel.stats` methods (private).
 
 Input conversion and broadcasting (scalars, numpy arrays or pandas Series; Series must
 share one index), validation with error messages naming the argument and the first
