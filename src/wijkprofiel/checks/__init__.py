@@ -23,6 +23,7 @@ from wijkprofiel.checks._fallback import (
     previous_source,
     status_row,
 )
+from wijkprofiel.checks._report import validation_report_html
 from wijkprofiel.checks._row_checks import (
     CODE_PATTERNS,
     EXPECTED_COUNTS,
@@ -52,7 +53,6 @@ from wijkprofiel.checks._suites import (
     rivm_suite,
     suite_sizes,
     validate_frame,
-    validation_report_html,
     vektis_suite,
 )
 

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 __all__ = ["gx_modules", "run_suite", "check_name", "result_rows", "fmt", "Prepared", "has_columns", "block_ids",
-           "level_counts", "empty_share", "REPORT_COLUMNS", "report_context"]
+           "level_counts", "empty_share"]
 
 _CACHE: dict[str, Any] = {}
 _MAX_DETAILS = 10
@@ -370,31 +370,3 @@ def empty_share(frame: pd.DataFrame, block: list[str], columns: list[str]) -> pd
         share = np.where(applies, per_col, 0).sum(axis=1) / (applies.sum(axis=1) * size)
     first = ~pd.Series(bid).duplicated().to_numpy()
     return pd.Series(np.where(first, share[bid], np.nan), index=frame.index)
-
-
-# ------------------------------------------------------------------------------ report
-#: the validate row format
-REPORT_COLUMNS = ["source", "check_name", "severity", "passed", "observed", "expected", "details"]
-
-
-def _passed(value: object) -> bool:
-    if isinstance(value, str):  # e.g. read back from CSV
-        return value.strip().lower() in ("true", "1", "ja", "yes")
-    return bool(value) if value is not None and value is not pd.NA else False
-
-
-def report_context(results: pd.DataFrame) -> dict[str, Any]:
-    """Template variables of the validation report: rows per source (failed errors first,
-    then failed warnings, then passed) and the counts of the summary."""
-    rows = [{k: ("" if r[k] is None or r[k] is pd.NA else r[k]) for k in REPORT_COLUMNS} | {"ok": _passed(r["passed"])}
-            for r in results[REPORT_COLUMNS].to_dict("records")]
-    order = {("error", False): 0, ("warning", False): 1}
-    sources: list[dict[str, Any]] = []
-    for name in dict.fromkeys(str(r["source"]) for r in rows):
-        mine = sorted((r for r in rows if str(r["source"]) == name),
-                      key=lambda r: order.get((str(r["severity"]), bool(r["ok"])), 2))
-        sources.append({"name": name, "rows": mine,
-                        "errors": sum(1 for r in mine if r["severity"] == "error" and not r["ok"]),
-                        "warnings": sum(1 for r in mine if r["severity"] != "error" and not r["ok"])})
-    return {"sources": sources, "total": len(rows), "errors": sum(int(s["errors"]) for s in sources),
-            "warnings": sum(int(s["warnings"]) for s in sources), "passed": sum(1 for r in rows if r["ok"])}

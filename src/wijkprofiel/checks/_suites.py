@@ -45,13 +45,11 @@ import numpy as np
 import pandas as pd
 
 from wijkprofiel.checks._gx import (
-    REPORT_COLUMNS,
     Prepared,
     empty_share,
     gx_modules,
     has_columns,
     level_counts,
-    report_context,
     result_rows,
     run_suite,
 )
@@ -62,7 +60,7 @@ from wijkprofiel.indicators import RIVM_KEYS
 __all__ = [
     "SUITES", "KNOWN_DEVIATIONS", "VEKTIS_AGE_CLASSES", "SIGNIFICANCE_METHODS", "MAX_EMPTY_SHARE",
     "rivm_suite", "kwb_suite", "vektis_suite", "pdok_suite", "regions_suite", "comparisons_publish_suite",
-    "comparisons_publish_frame", "validate_frame", "suite_sizes", "validation_report_html",
+    "comparisons_publish_frame", "validate_frame", "suite_sizes",
 ]
 
 LEVELS = ("land", "gemeente", "wijk", "buurt")
@@ -495,25 +493,3 @@ def suite_sizes() -> dict[str, int]:
         number of rows :func:`validate_frame` returns for that suite.
     """
     return {name: len(_suite(name).expectations) + spec[3] for name, spec in SUITES.items()}
-
-
-def validation_report_html(results: pd.DataFrame, *, title: str, generated: str) -> str:
-    """A self-contained, printable Dutch HTML report of ``validation_results`` rows.
-
-    Grouped per source (failed errors first, then failed warnings, then passed checks),
-    with a summary on top. Every value is escaped (Jinja autoescape).
-
-    Raises
-    ------
-    ConfigError
-        When a column of the validate row format is missing.
-    """
-    import jinja2
-
-    missing = [c for c in REPORT_COLUMNS if c not in results.columns]
-    if missing:
-        msg = f"validation results lack columns {missing}; expected {REPORT_COLUMNS}"
-        raise ConfigError(msg)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("wijkprofiel.checks", "templates"), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("validation_report.html.j2").render(title=title, generated=generated, **report_context(results))
