@@ -39,20 +39,22 @@ from wijkprofiel.checks._stage import (
     validate_loaded,
     validate_publication,
 )
+from wijkprofiel.checks._suite_runs import (
+    SUITES,
+    comparisons_publish_frame,
+    suite_sizes,
+    validate_frame,
+)
 from wijkprofiel.checks._suites import (
     KNOWN_DEVIATIONS,
     MAX_EMPTY_SHARE,
     SIGNIFICANCE_METHODS,
-    SUITES,
     VEKTIS_AGE_CLASSES,
-    comparisons_publish_frame,
     comparisons_publish_suite,
     kwb_suite,
     pdok_suite,
     regions_suite,
     rivm_suite,
-    suite_sizes,
-    validate_frame,
     vektis_suite,
 )
 

@@ -16,7 +16,7 @@ from wijkprofiel.checks._row_checks import (
     quarantine_rows,
     raise_on_errors,
 )
-from wijkprofiel.checks._suites import comparisons_publish_frame, validate_frame
+from wijkprofiel.checks._suite_runs import comparisons_publish_frame, validate_frame
 from wijkprofiel.errors import ConfigError
 
 if TYPE_CHECKING:
