@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from wijkprofiel.errors import ConfigError, FetchError
+from wijkprofiel.errors import ConfigError, FetchError, ParseError
 from wijkprofiel.sources._http import InvalidResponse, RetryPolicy, get_json
 
 __all__ = [
@@ -375,3 +375,21 @@ class JsonListWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def read_json_value(path: Path) -> list[dict[str, Any]]:
+    """Read a cbsodata-saved collection (a JSON list, optionally gzip) or an OData page."""
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{path}: expected a JSON list or an OData response object, cannot read it ({exc})"
+        raise ParseError(msg) from exc
+    if isinstance(data, dict) and isinstance(data.get("value"), list):
+        data = data["value"]
+    if not isinstance(data, list):
+        msg = f"{path}: expected a JSON list or an object with a 'value' list, got {type(data).__name__}"
+        raise ParseError(msg)
+    return data

@@ -43,10 +43,10 @@ from wijkprofiel.sources._odata import (
     cbs_feed_url,
     get_collection,
     iter_pages,
+    read_json_value,
     region_filter,
     row_key_problems,
 )
-from wijkprofiel.sources.kwb import read_json_value
 from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
