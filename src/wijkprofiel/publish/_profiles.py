@@ -11,7 +11,6 @@ numbers are formatted here).
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -25,21 +24,40 @@ from markupsafe import Markup
 from numpy.typing import NDArray
 
 from wijkprofiel.indicators import POPULATION_GROUPS, THEMES
-from wijkprofiel.publish._exports import (
-    csv_rows_vectorised,
-    csv_text,
-    xlsx_bytes,
-    xlsx_cells,
-    xlsx_rows_vectorised,
+from wijkprofiel.publish._formatting import (
+    _e,
+    _fmt,
+    _nan,
 )
 from wijkprofiel.publish._maps import (
-    CLASS_COLORS,
     CLASS_LABELS_NL,
     CLASS_MARKS,
     DESCRIPTIVE_NOTE,
-    SeriesTable,
-    class_phrase,
     unit_digits,
+)
+from wijkprofiel.publish._profile_exports import (
+    PROFILE_COLUMNS,
+    _groups,
+    profile_csv,
+    profile_csv_texts,
+    profile_xlsx,
+    profile_xlsx_rows,
+    table_csv,
+    table_xlsx,
+)
+from wijkprofiel.publish._profile_priorities import (
+    _UNFAVOURABLE,
+    _latest_mask,
+    _priority_frame,
+    _priority_items,
+    priorities,
+)
+from wijkprofiel.publish._spine_charts import (
+    Spine,
+    _coord,
+    _spines,
+    spine_stats,
+    spine_svg,
 )
 
 __all__ = [
@@ -49,20 +67,12 @@ __all__ = [
 ]
 
 #: columns of the CSV/XLSX export (Dutch headers for users)
-PROFILE_COLUMNS = [
-    "thema", "indicator_id", "indicator", "eenheid", "periode", "leeftijdsgroep", "waarde",
-    "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
-    "klasse_gemeente", "klasse_nederland", "methode", "ondergrens_95", "bovengrens_95", "onderdrukt",
-]
 #: indicators shown as columns on a gemeente's overview of its wijken (18+, latest period)
 KEY_INDICATORS = ["ervaren_gezondheid_goed", "overgewicht", "roker", "risico_angst_depressie_hoog", "eenzaam",
                   "moeite_met_rondkomen"]
 _NUMERIC = ["waarde", "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
             "ondergrens_95", "bovengrens_95"]
-_UNFAVOURABLE = {"much_worse": 2, "worse": 1}
 _GROUP_ID = {v: k for k, v in POPULATION_GROUPS.items()}
-#: national spread per series (indicator, period, group): min, Q1, median, Q3, max
-Spine = dict[tuple[str, int, str], tuple[float, float, float, float, float]]
 
 
 @cache
@@ -79,9 +89,6 @@ _env = env  # backwards-compatible name
 def _template(name: str) -> jinja2.Template:
     return env().get_template(name)
 
-
-def _nan(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 # ------------------------------------------------------------------------------ tables
@@ -141,86 +148,18 @@ def split_records(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
-def _groups(table: pd.DataFrame) -> list[tuple[str, int, int]]:
-    """``(region_code, start, stop)`` of the consecutive blocks of a table sorted by region."""
-    codes = table["region_code"].to_numpy(dtype=str)
-    if not len(codes):
-        return []
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    return [(str(codes[a]), int(a), int(b)) for a, b in zip(starts, np.r_[starts[1:], len(codes)], strict=True)]
 
 
-def profile_csv(records: list[dict[str, Any]]) -> str:
-    """CSV text (``;``-separated, decimal point, UTF-8) of one region's profile records."""
-    return csv_text(PROFILE_COLUMNS, [[r.get(c) for c in PROFILE_COLUMNS] for r in records])
 
 
-def profile_csv_texts(table: pd.DataFrame) -> dict[str, str]:
-    """CSV text per region from a whole :func:`profile_table` (vectorised)."""
-    header = ";".join(PROFILE_COLUMNS) + "\n"
-    lines = csv_rows_vectorised([table[c] for c in PROFILE_COLUMNS])
-    return {code: header + "\n".join(lines[a:b]) + "\n" for code, a, b in _groups(table)}
 
-
-def profile_xlsx_rows(table: pd.DataFrame) -> dict[str, list[str]]:
-    """XLSX row XML per region from a whole :func:`profile_table` (vectorised)."""
-    rows = xlsx_rows_vectorised([table[c] for c in PROFILE_COLUMNS])
-    return {code: rows[a:b] for code, a, b in _groups(table)}
-
-
-def profile_xlsx(rows: list[dict[str, Any]] | list[str], title: str) -> bytes:
-    """XLSX workbook (one sheet, every period) of one region's profile: from its records or
-    from row XML of :func:`profile_xlsx_rows`."""
-    xml = [r for r in rows if isinstance(r, str)] or xlsx_cells(
-        [[r.get(c) for c in PROFILE_COLUMNS] for r in rows if isinstance(r, dict)])
-    return xlsx_bytes(PROFILE_COLUMNS, xml, "Profiel", subtitle=title)
-
-
-def table_csv(header: list[str], rows: list[list[Any]]) -> str:
-    """CSV text of one table."""
-    return csv_text(header, rows)
-
-
-def table_xlsx(header: list[str], rows: list[list[Any]], sheet: str) -> bytes:
-    """XLSX workbook of one table."""
-    return xlsx_bytes(header, xlsx_cells(rows), sheet)
 
 
 # -------------------------------------------------------------------------- formatting
 
-def _fmt_key(key: int, signed: bool) -> str:
-    scaled, digits = divmod(key, 4)
-    value = scaled / 10**digits
-    text = f"{abs(value):,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
-    if signed:
-        return ("+" if value > 0 else "−" if value < 0 else "±") + text
-    return ("−" if value < 0 else "") + text
 
 
-def _fmt(values: Any, digits: Any, signed: bool = False) -> NDArray[np.object_]:
-    """Dutch number texts ('12,3', '1.234'; '–' for missing), formatted once per distinct value."""
-    v = np.asarray(values, dtype="float64")
-    d = np.broadcast_to(np.asarray(digits, dtype=np.int64), v.shape)
-    out = np.full(v.shape, "–", dtype=object)
-    ok = ~np.isnan(v)
-    if ok.any():
-        keys = np.round(v[ok] * 10.0 ** d[ok]).astype(np.int64) * 4 + d[ok]
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        out[ok] = np.array([_fmt_key(int(k), signed) for k in uniq], dtype=object)[inverse]
-    return out
 
-
-_COORD = np.array([f"{i / 10:.1f}" for i in range(1300)], dtype=object)
-
-
-def _coord(values: NDArray[np.float64]) -> NDArray[np.object_]:
-    """Chart coordinates 0.0–129.9 as text (lookup table)."""
-    return _COORD[np.clip(np.round(np.nan_to_num(values) * 10), 0, 1299).astype(np.int64)]
-
-
-@cache
-def _e(text: str) -> str:
-    return html.escape(text)
 
 
 def _mapped(series: pd.Series, make: Any) -> NDArray[np.object_]:
@@ -231,57 +170,7 @@ def _mapped(series: pd.Series, make: Any) -> NDArray[np.object_]:
 
 # ------------------------------------------------------------------------------ charts
 
-def spine_stats(table: SeriesTable) -> Spine:
-    """Per series ``(indicator, period, group)`` the national spread of the level's values:
-    minimum, first quartile, median, third quartile, maximum."""
-    out: Spine = {}
-    for s, key in enumerate(table.series):
-        v = table.value[s][~np.isnan(table.value[s])]
-        if len(v) >= 2:
-            q = np.percentile(v, [0, 25, 50, 75, 100])
-            out[key] = (float(q[0]), float(q[1]), float(q[2]), float(q[3]), float(q[4]))
-    return out
 
-
-def _spines(stats: NDArray[np.float64], value: NDArray[np.float64], gm: NDArray[np.float64], nl: NDArray[np.float64],
-            klass: NDArray[np.object_], digits: NDArray[np.int64], area: str) -> NDArray[np.object_]:
-    """Inline SVG per row: the area (dot, coloured by class vs NL) within the national range
-    of same-level areas (light bar min–max, dark bar quartiles), gemeente (dashed tick) and
-    Nederland (black tick), with a ``<title>`` text alternative. ``stats`` is n × 5."""
-    lo, q1, med, q3, hi = (stats[:, i] for i in range(5))
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-
-    def x(v: NDArray[np.float64]) -> NDArray[np.object_]:
-        return _coord(3 + 114 * (np.clip(v, lo, hi) - lo) / span)
-
-    f = {k: _fmt(a, digits) for k, a in (("lo", lo), ("hi", hi), ("q1", q1), ("q3", q3), ("v", value), ("gm", gm), ("nl", nl))}
-    xs = {k: x(a) for k, a in (("q1", q1), ("q3", q3), ("med", med), ("v", value), ("gm", gm), ("nl", nl))}
-    width = _coord(np.clip(114 * (q3 - q1) / span, 0, 114))
-    color = np.array([CLASS_COLORS.get(str(k), "#d9d9d9") for k in klass], dtype=object)
-    has = {k: ~np.isnan(a) for k, a in (("v", value), ("gm", gm), ("nl", nl))}
-    area_pl = f"{area.capitalize()}en"
-    out = np.full(len(value), "", dtype=object)
-    for i in np.flatnonzero(~np.isnan(lo)):
-        out[i] = (f'<svg class="sp" viewBox="0 0 120 14" role="img"><title>{area_pl} in Nederland: {f["lo"][i]} tot {f["hi"][i]}, '
-                  f'middelste helft {f["q1"][i]} tot {f["q3"][i]}; {area} {f["v"][i]}, gemeente {f["gm"][i]}, Nederland {f["nl"][i]}'
-                  f'</title><path class="r" d="M3 4h114v6H3z"/><path class="q" d="M{xs["q1"][i]} 4h{width[i]}v6h-{width[i]}z"/>'
-                  f'<path class="m" d="M{xs["med"][i]} 4v6"/>'
-                  + (f'<path class="n" d="M{xs["nl"][i]} 1v12"/>' if has["nl"][i] else "")
-                  + (f'<path class="g" d="M{xs["gm"][i]} 2v10"/>' if has["gm"][i] else "")
-                  + (f'<circle cx="{xs["v"][i]}" cy="7" r="3.6" fill="{color[i]}"/>' if has["v"][i] else "")
-                  + "</svg>")
-    return out
-
-
-def spine_svg(stats: tuple[float, float, float, float, float], value: Any, gemeente: Any, nl: Any,
-              klass: str, unit: str, area: str = "wijk") -> str:
-    """The spine chart of one row (see :func:`profile_pages`)."""
-
-    def arr(v: Any) -> NDArray[np.float64]:
-        return np.array([np.nan if _nan(v) else float(v)])
-
-    return str(_spines(np.array([stats], dtype="float64"), arr(value), arr(gemeente), arr(nl),
-                       np.array([klass], dtype=object), np.array([unit_digits(unit)]), area)[0])
 
 
 def _trends(latest: pd.DataFrame, table: pd.DataFrame, digits: NDArray[np.int64]) -> NDArray[np.object_]:
@@ -325,52 +214,8 @@ def _trends(latest: pd.DataFrame, table: pd.DataFrame, digits: NDArray[np.int64]
 
 # ---------------------------------------------------------------------------- priorities
 
-def _latest_mask(table: pd.DataFrame) -> NDArray[np.bool_]:
-    newest = table.groupby(["region_code", "indicator_id"], sort=False)["periode"].transform("max")
-    return (table["periode"] == newest).to_numpy()
 
 
-def _priority_frame(latest: pd.DataFrame, n: int = 3) -> pd.DataFrame:
-    """The ``n`` most unfavourable indicators per region (vectorised :func:`priorities`)."""
-    sev_gm = latest["klasse_gemeente"].map(_UNFAVOURABLE).fillna(0).to_numpy()
-    sev_nl = latest["klasse_nederland"].map(_UNFAVOURABLE).fillna(0).to_numpy()
-    vs_gm = sev_gm >= sev_nl
-    diff = np.where(vs_gm, latest["verschil_gemeente"], latest["verschil_nederland"])
-    base = np.where(vs_gm, latest["gemeente"], latest["nederland"])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.where(np.isfinite(diff) & np.isfinite(base) & (base != 0), np.abs(diff) / np.abs(base), 0.0)
-    cand = latest.assign(_sev=np.maximum(sev_gm, sev_nl), _rel=rel, vs_gemeente=vs_gm)
-    cand = cand[cand["_sev"] > 0].sort_values(["region_code", "_sev", "_rel"], ascending=[True, False, False], kind="stable")
-    cand = cand.drop_duplicates(["region_code", "indicator_id"])
-    return cand.groupby("region_code", sort=False).head(n)
-
-
-def priorities(records: list[dict[str, Any]], n: int = 3) -> list[dict[str, Any]]:
-    """The ``n`` indicators (latest period, any group) deviating most unfavourably.
-
-    Ranked by class severity (the worse of the gemeente and NL comparison, gemeente first
-    on ties) and then by the absolute difference relative to the comparator value; one row
-    per indicator. Each returned record gains ``vs_gemeente`` (bool).
-    """
-    if not records:
-        return []
-    table = pd.DataFrame(records)
-    top = _priority_frame(table[_latest_mask(table)], n)
-    return [{str(k): v for k, v in r.items() if not str(k).startswith("_")} for r in top.to_dict("records")]
-
-
-def _priority_items(top: pd.DataFrame) -> dict[str, list[str]]:
-    digits = top["eenheid"].map(unit_digits).to_numpy(dtype=np.int64)
-    value = _fmt(top["waarde"], digits)
-    comp = _fmt(np.where(top["vs_gemeente"], top["gemeente"], top["nederland"]), digits)
-    out: dict[str, list[str]] = {}
-    for i, r in enumerate(top.itertuples()):
-        who = "gemeente" if r.vs_gemeente else "nl"
-        phrase = class_phrase(str(r.klasse_gemeente if r.vs_gemeente else r.klasse_nederland), str(r.methode), who)
-        out.setdefault(str(r.region_code), []).append(
-            f"<li>{_e(str(r.indicator))} ({_e(str(r.leeftijdsgroep))}, {r.periode}): {value[i]} tegen {comp[i]} "
-            f"({'gemeente' if r.vs_gemeente else 'Nederland'}) — {_e(phrase)}</li>")
-    return out
 
 
 # ------------------------------------------------------------------------------- pages

@@ -1,0 +1,68 @@
+"""Profile tables as CSV and XLSX (per wijk, and the tables behind overview pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wijkprofiel.publish._exports import (
+    csv_rows_vectorised,
+    csv_text,
+    xlsx_bytes,
+    xlsx_cells,
+    xlsx_rows_vectorised,
+)
+
+PROFILE_COLUMNS = [
+    "thema", "indicator_id", "indicator", "eenheid", "periode", "leeftijdsgroep", "waarde",
+    "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
+    "klasse_gemeente", "klasse_nederland", "methode", "ondergrens_95", "bovengrens_95", "onderdrukt",
+]
+
+
+
+def profile_csv(records: list[dict[str, Any]]) -> str:
+    """CSV text (``;``-separated, decimal point, UTF-8) of one region's profile records."""
+    return csv_text(PROFILE_COLUMNS, [[r.get(c) for c in PROFILE_COLUMNS] for r in records])
+
+
+def profile_csv_texts(table: pd.DataFrame) -> dict[str, str]:
+    """CSV text per region from a whole :func:`profile_table` (vectorised)."""
+    header = ";".join(PROFILE_COLUMNS) + "\n"
+    lines = csv_rows_vectorised([table[c] for c in PROFILE_COLUMNS])
+    return {code: header + "\n".join(lines[a:b]) + "\n" for code, a, b in _groups(table)}
+
+
+def profile_xlsx_rows(table: pd.DataFrame) -> dict[str, list[str]]:
+    """XLSX row XML per region from a whole :func:`profile_table` (vectorised)."""
+    rows = xlsx_rows_vectorised([table[c] for c in PROFILE_COLUMNS])
+    return {code: rows[a:b] for code, a, b in _groups(table)}
+
+
+def profile_xlsx(rows: list[dict[str, Any]] | list[str], title: str) -> bytes:
+    """XLSX workbook (one sheet, every period) of one region's profile: from its records or
+    from row XML of :func:`profile_xlsx_rows`."""
+    xml = [r for r in rows if isinstance(r, str)] or xlsx_cells(
+        [[r.get(c) for c in PROFILE_COLUMNS] for r in rows if isinstance(r, dict)])
+    return xlsx_bytes(PROFILE_COLUMNS, xml, "Profiel", subtitle=title)
+
+
+def table_csv(header: list[str], rows: list[list[Any]]) -> str:
+    """CSV text of one table."""
+    return csv_text(header, rows)
+
+
+def table_xlsx(header: list[str], rows: list[list[Any]], sheet: str) -> bytes:
+    """XLSX workbook of one table."""
+    return xlsx_bytes(header, xlsx_cells(rows), sheet)
+
+
+def _groups(table: pd.DataFrame) -> list[tuple[str, int, int]]:
+    """``(region_code, start, stop)`` of the consecutive blocks of a table sorted by region."""
+    codes = table["region_code"].to_numpy(dtype=str)
+    if not len(codes):
+        return []
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    return [(str(codes[a]), int(a), int(b)) for a, b in zip(starts, np.r_[starts[1:], len(codes)], strict=True)]
