@@ -41,14 +41,8 @@ from wijkprofiel.publish._maps import SeriesTable, write_text_atomic
 from wijkprofiel.publish._profiles import spine_stats
 from wijkprofiel.publish._steps import (
     SOURCE_LABELS,
-    Clock,
     Geometry,
     Shared,
-    Tally,
-    Writer,
-    read_regions,
-    read_warehouse,
-    read_wijk_rows,
     render_gemeente_maps,
     render_national,
     render_profiles,
@@ -60,6 +54,8 @@ from wijkprofiel.publish._steps import (
 from wijkprofiel.publish._steps import (
     prepare_geometry as _prepare_geometry,
 )
+from wijkprofiel.publish._warehouse_reads import read_regions, read_warehouse, read_wijk_rows
+from wijkprofiel.publish._writer import Clock, Tally, Writer
 
 __all__ = [
     "PublishResult", "PublishContext", "Tally", "publish", "swap_directory", "SOURCE_LABELS",

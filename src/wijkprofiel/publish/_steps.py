@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,13 +19,11 @@ import pandas as pd
 import shapely
 
 from wijkprofiel import __version__
-from wijkprofiel.errors import ConfigError
 from wijkprofiel.publish._maps import (
     DESCRIPTIVE_NOTE,
     SeriesTable,
     map_payload,
     render_map_page,
-    write_text_atomic,
 )
 from wijkprofiel.publish._profiles import (
     KEY_INDICATORS,
@@ -52,7 +47,10 @@ from wijkprofiel.publish._web_geometry import (
     to_lonlat,
     uncovered,
 )
-from wijkprofiel.warehouse import connect
+from wijkprofiel.publish._writer import (
+    Tally,
+    Writer,
+)
 
 __all__ = ["SOURCE_LABELS", "Shared", "Geometry", "Writer", "Tally"]
 
@@ -67,81 +65,9 @@ SOURCE_LABELS = {
 #: wijk profiles rendered together (vectorised) per chunk
 PROFILE_CHUNK = 400
 _LEVELS = ("gemeente", "wijk", "buurt")
-_STRING_COLUMNS = ("indicator_id", "region_code", "population_group", "class_nl", "class_gemeente", "class_method", "level")
-#: comparisons joined with their observation's suppression flag and 95 % interval
-_COMP_SQL = (
-    "SELECT c.*, o.suppressed, o.ci_lower, o.ci_upper FROM comparisons c SEMI JOIN keep USING (region_code) "
-    "JOIN (SELECT * FROM observations WHERE indeling_year = ? AND region_code IN (SELECT region_code FROM keep)) o "
-    "USING (indicator_id, region_code, indeling_year, period, population_group) WHERE c.indeling_year = ?"
-)
 
 
-@dataclass
-class Tally:
-    """Files written by a step: counts, bytes, map sizes and (gemeente steps) index rows."""
 
-    files: int = 0
-    total_bytes: int = 0
-    map_sizes: dict[str, int] = field(default_factory=dict)
-    profiles: int = 0
-    static_maps: int = 0
-    index_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def add(self, other: Tally) -> None:
-        """Add ``other`` to this tally."""
-        self.files += other.files
-        self.total_bytes += other.total_bytes
-        self.map_sizes.update(other.map_sizes)
-        self.profiles += other.profiles
-        self.static_maps += other.static_maps
-        self.index_rows.update(other.index_rows)
-
-
-class Clock:
-    """Logs the duration of publication stages (logger ``wijkprofiel.publish``, DEBUG)."""
-
-    def __init__(self) -> None:
-        self.last = time.perf_counter()
-
-    def __call__(self, stage: str) -> None:
-        now = time.perf_counter()
-        log.debug("publish: %s %.1f s", stage, now - self.last)
-        self.last = now
-
-
-class Writer:
-    """Writes files of the publication from a small thread pool (file system calls release
-    the GIL, so the caller keeps rendering while earlier pages are written)."""
-
-    def __init__(self, root: Path, tally: Tally, threads: int = 4) -> None:
-        self.root, self.tally = root, tally
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wijkprofiel-write")
-        self.pending: list[Future[None]] = []
-
-    def __call__(self, rel: str, content: str | bytes, is_map: bool = False) -> None:
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        self.tally.files += 1
-        self.tally.total_bytes += len(data)
-        if is_map:
-            self.tally.map_sizes[rel] = len(data)
-        self.pending.append(self.pool.submit(write_text_atomic, self.root / rel, data))
-        if len(self.pending) >= 256:  # bound the memory held by queued pages
-            done, self.pending = self.pending[:128], self.pending[128:]
-            for f in done:
-                f.result()
-
-    def finish(self) -> None:
-        """Wait for every write; re-raises the first error."""
-        try:
-            for f in self.pending:
-                f.result()
-        finally:
-            self.pending = []
-            self.pool.shutdown(wait=True)
-
-    def cancel(self) -> None:
-        """Drop queued writes (after an error elsewhere)."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -150,62 +76,8 @@ def _text(value: Any, default: str = "") -> str:
     return default if value is None or (isinstance(value, float) and np.isnan(value)) or pd.isna(value) else str(value)
 
 
-def _comp_frame(con: Any, keep_sql: str, params: list[Any], indeling_year: int) -> pd.DataFrame:
-    # arrow → pandas is several times faster than .df() for the ~750k rows
-    comp: pd.DataFrame = con.execute(f"WITH keep AS ({keep_sql}) {_COMP_SQL}",  # noqa: S608 - constant SQL
-                                     [*params, indeling_year, indeling_year]).fetch_arrow_table().to_pandas()
-    for col in _STRING_COLUMNS:
-        comp[col] = comp[col].astype(str)
-    return comp
 
 
-def read_warehouse(db_path: Path, indeling_year: int) -> dict[str, pd.DataFrame]:
-    """Regions, comparable indicators, comparisons (gemeente, wijk, buurt with geometry),
-    sources, validation results and the harmonisation report of one indeling."""
-    con = connect(db_path)
-    try:
-        con.execute("SET enable_progress_bar = false")
-        regions = con.execute(
-            "SELECT region_code, name, level, gemeentecode, wijkcode, geometry, geometry_year, water "
-            "FROM regions WHERE indeling_year = ?", [indeling_year]).df()
-        if regions.empty:
-            available = [str(r[0]) for r in con.execute("SELECT DISTINCT indeling_year FROM regions ORDER BY 1").fetchall()]
-            msg = f"no regions of indeling {indeling_year} in {db_path}; available: {', '.join(available)}"
-            raise ConfigError(msg)
-        return {
-            "regions": regions,
-            "indicators": con.execute("SELECT * FROM indicators WHERE comparable ORDER BY sort_order").df(),
-            "comp": _comp_frame(con, "SELECT region_code FROM regions WHERE indeling_year = ? AND "
-                                "(level IN ('gemeente', 'wijk') OR (level = 'buurt' AND geometry IS NOT NULL))",
-                                [indeling_year], indeling_year),
-            "sources": con.execute("SELECT * FROM sources ORDER BY name, table_id").df(),
-            "validation": con.execute("SELECT * FROM validation_results").df(),
-            "report": con.execute("SELECT * FROM harmonisation_report").df(),
-        }
-    finally:
-        con.close()
-
-
-def read_wijk_rows(db_path: Path, indeling_year: int, wijken: list[str]) -> pd.DataFrame:
-    """The comparison rows of ``wijken`` only (read-only, parameterised; the same columns
-    and types as the wijk rows of :func:`read_warehouse`)."""
-    con = connect(db_path)
-    try:
-        con.execute("SET enable_progress_bar = false")
-        return _comp_frame(con, "SELECT region_code FROM regions WHERE indeling_year = ? AND level = 'wijk' "
-                           "AND region_code IN (SELECT unnest(?::VARCHAR[]))", [indeling_year, wijken], indeling_year)
-    finally:
-        con.close()
-
-
-def read_regions(db_path: Path, indeling_year: int) -> pd.DataFrame:
-    """The regions (with geometry) of one indeling."""
-    con = connect(db_path)
-    try:
-        return con.execute("SELECT region_code, level, gemeentecode, geometry, geometry_year FROM regions "
-                           "WHERE indeling_year = ?", [indeling_year]).df()
-    finally:
-        con.close()
 
 
 # ------------------------------------------------------------------- shared inputs
