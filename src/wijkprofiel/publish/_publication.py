@@ -24,19 +24,21 @@ The outputs do not depend on how the gemeenten are chunked or where the steps ru
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import pickle
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wijkprofiel.errors import ConfigError, PublishError
+from wijkprofiel.publish._context import (
+    PublishContext,
+    PublishResult,
+    _dump,
+    _load,
+)
 from wijkprofiel.publish._maps import SeriesTable, write_text_atomic
 from wijkprofiel.publish._profiles import spine_stats
 from wijkprofiel.publish._steps import (
@@ -54,6 +56,9 @@ from wijkprofiel.publish._steps import (
 from wijkprofiel.publish._steps import (
     prepare_geometry as _prepare_geometry,
 )
+from wijkprofiel.publish._swap import (
+    swap_directory,
+)
 from wijkprofiel.publish._warehouse_reads import read_regions, read_warehouse, read_wijk_rows
 from wijkprofiel.publish._writer import Clock, Tally, Writer
 
@@ -65,113 +70,14 @@ __all__ = [
 
 #: static maps drawn in-process up to this many jobs; more are drawn by separate processes
 _STATIC_INLINE = 12
-_WORK = ".work"
 
 
-@dataclass
-class PublishResult:
-    """What a publication wrote: paths and sizes (bytes)."""
-
-    maps_dir: Path
-    index: Path
-    files: int = 0
-    total_bytes: int = 0
-    map_sizes: dict[str, int] = field(default_factory=dict)
-    profiles: int = 0
-    static_maps: int = 0
 
 
-@dataclass(frozen=True)
-class PublishContext:
-    """A publication in progress: small and picklable, handed to every step.
-
-    Attributes
-    ----------
-    build
-        Staging directory (swapped in as ``maps_dir`` by :func:`finish_publication`); the
-        prepared inputs of the steps are in its ``.work/`` subdirectory.
-    gemeenten
-        ``(code, name)`` of the published gemeenten in page order (by name).
-    weights
-        Per gemeente (same order) its number of wijken, for balanced chunks.
-    generated
-        Publication time shown on the pages (``YYYY-MM-DD HH:MM``).
-    """
-
-    db_path: Path
-    maps_dir: Path
-    build: Path
-    indeling_year: int
-    gemeenten: tuple[tuple[str, str], ...]
-    weights: tuple[int, ...]
-    self_contained: bool
-    static_maps: bool
-    static_indicator: tuple[str, int, str]
-    generated: str
-
-    @property
-    def work(self) -> Path:
-        """Directory of the prepared inputs (removed before the swap)."""
-        return self.build / _WORK
-
-    def select(self, codes: Sequence[str]) -> list[tuple[str, str]]:
-        """``(code, name)`` of ``codes`` in page order; unknown codes raise ConfigError."""
-        wanted = set(codes)
-        picked = [g for g in self.gemeenten if g[0] in wanted]
-        if len(picked) != len(wanted):
-            msg = f"gemeentecode(s) {sorted(wanted - {c for c, _ in picked})} are not part of this publication"
-            raise ConfigError(msg)
-        return picked
-
-
-def swap_directory(built: Path, target: Path) -> None:
-    """Move ``built`` into place as ``target``; the previous ``target`` is removed afterwards."""
-    target = Path(target)
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(built, target)
-    except BaseException:
-        if old.exists() and not target.exists():
-            os.replace(old, target)
-        raise
-    _remove_tree(old)
-
-
-def _remove_tree(path: Path, threads: int = 8) -> None:
-    """``shutil.rmtree`` with the unlinks spread over threads (thousands of small files on
-    slow file systems); errors are ignored like ``rmtree(ignore_errors=True)``."""
-    if not path.exists():
-        return
-    files: list[str] = []
-    for root, _dnames, fnames in os.walk(path):
-        files.extend(os.path.join(root, f) for f in fnames)
-
-    def unlink(name: str) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wijkprofiel-rm") as pool:
-        list(pool.map(unlink, files, chunksize=64))
-    shutil.rmtree(path, ignore_errors=True)
 
 
 # ------------------------------------------------------------------- prepared files
 
-def _dump(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
-
-
-def _load(path: Path) -> Any:
-    if not path.is_file():
-        msg = f"prepared publication input {path} is missing (run prepare_publication/prepare_geometry first)"
-        raise PublishError(msg)
-    with path.open("rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - written by prepare_publication of this publication
 
 
 def _shared(ctx: PublishContext) -> Shared:
