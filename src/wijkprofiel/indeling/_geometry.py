@@ -10,10 +10,10 @@ import pandas as pd
 import shapely
 
 from wijkprofiel.errors import HarmonisationError
-from wijkprofiel.indeling._crosswalk import (
+from wijkprofiel.indeling._crosswalk import _finish_crosswalk
+from wijkprofiel.indeling._crosswalk_checks import (
     Level,
     _code_problems,
-    _finish_crosswalk,
     _level_problems,
     _listing,
     _raise_problems,

@@ -13,11 +13,9 @@ from wijkprofiel.indeling._crosswalk import (
     REPORT_COLUMNS,
     UNMATCHED_COLUMNS,
     WEIGHT_TOLERANCE,
-    _listing,
-    _raise_problems,
-    _year_problems,
     validate_crosswalk,
 )
+from wijkprofiel.indeling._crosswalk_checks import _listing, _raise_problems, _year_problems
 
 __all__ = ["Kind", "HARMONISED_COLUMNS", "harmonise", "harmonisation_report"]
 
