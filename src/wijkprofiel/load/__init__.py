@@ -37,8 +37,6 @@ from wijkprofiel.load._record_extracts import (
     Level,
     aggregate_extract,
     aggregate_sql,
-    generate_synthetic_extract,
-    kwb_buurten,
 )
 from wijkprofiel.load._stage import (
     Loaded,
@@ -47,6 +45,7 @@ from wijkprofiel.load._stage import (
     mark_fetch_failures,
     source_summary,
 )
+from wijkprofiel.load._synthetic_extracts import generate_synthetic_extract, kwb_buurten
 from wijkprofiel.load._vektis_standardised import (
     load_vektis_standardised,
     stratified_costs,
