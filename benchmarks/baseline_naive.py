@@ -3,7 +3,7 @@
 What a straightforward pandas + folium script would do to produce the same outputs:
 
 * load: the raw store is parsed with wijkprofiel's own source parsers
-  (:func:`wijkprofiel.build.load_sources`), so loading costs the same in both and the
+  (:func:`wijkprofiel.load.load_sources`), so loading costs the same in both and the
   comparison is about everything after it;
 * disclosure: a pandas mask (denominator or count below the threshold → NULL);
 * comparisons: pandas ``merge`` of every row with its Netherlands and gemeente row and

@@ -28,7 +28,7 @@ from wijkprofiel.load import EXTRACT_LAYOUT
 _GENERATE = """
 import json, resource, time
 from pathlib import Path
-from wijkprofiel.aggregate import generate_synthetic_extract
+from wijkprofiel.load import generate_synthetic_extract
 t0 = time.perf_counter()
 generate_synthetic_extract(Path({path!r}), {rows}, seed={seed}, clustered={clustered})
 r = resource.getrusage(resource.RUSAGE_SELF)
@@ -37,7 +37,7 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "cpu": r.ru_utime + r.ru
 
 _AGGREGATE = """
 import json, resource, time
-from wijkprofiel.aggregate import aggregate_extract
+from wijkprofiel.load import aggregate_extract
 r0 = resource.getrusage(resource.RUSAGE_SELF)
 t0 = time.perf_counter()
 df = aggregate_extract({path!r}, level="wijk", memory_limit={memory_limit!r}, threads={threads},
@@ -67,7 +67,7 @@ print(json.dumps({{"seconds": seconds, "cpu": r.ru_utime + r.ru_stime - r0.ru_ut
 
 _EXPLAIN = """
 import json, re, duckdb
-from wijkprofiel.aggregate import aggregate_sql
+from wijkprofiel.load import aggregate_sql
 con = duckdb.connect()
 con.execute("SET threads = {threads}")
 con.execute("SET memory_limit = {memory_limit!r}")
@@ -110,7 +110,7 @@ def run(work: Path, *, sizes: list[int], orders: list[str], repeat: int, keep: b
     """Generate, aggregate (pipeline function and bare DuckDB GROUP BY) and measure."""
     work.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"memory_limit": memory_limit, "threads": threads, "orders": {}, "synthetic": True,
-                           "note": ("SYNTHETIC extracts (wijkprofiel.aggregate.generate_synthetic_extract): random "
+                           "note": ("SYNTHETIC extracts (wijkprofiel.load.generate_synthetic_extract): random "
                                     "person-years in the real KWB 2024 buurt codes; never real data")}
     for order in orders:
         per_size: dict[str, Any] = {}

@@ -1,6 +1,6 @@
 """Prefect flows of wijkprofiel: ingest → harmonise → validate → compare → publish, and the parent flow.
 
-Each task wraps one library stage (``wijkprofiel.build``, ``wijkprofiel.publish``); the
+Each task wraps one library stage (``wijkprofiel.load``, ``.indeling``, ``.checks``, ``.compare``, ``.warehouse``, ``.publish``); the
 flows read like a table of contents. Network work (fetch) is the only place with retries,
 a timeout and a cache (by source, table and parameters, with an expiry; the cached result is
 the path of the immutable raw snapshot).

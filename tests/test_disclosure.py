@@ -1,4 +1,4 @@
-"""Tests of wijkprofiel.disclosure (primary and complementary suppression, small-cell scan).
+"""Tests of disclosure control (wijkprofiel.checks) (primary and complementary suppression, small-cell scan).
 
 Protection is checked independently of the implementation with linear algebra: a hidden
 cell is recoverable exactly when its unit vector lies in the row space of the additive

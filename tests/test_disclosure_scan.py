@@ -14,7 +14,7 @@ The scan is independent of the publishing code: it reads every table of the Duck
 (a new table fails until it is classified below), joins each published number back to its
 observation in ``observations`` by key, and decodes every map payload, CSV and XLSX file.
 A number is a leak when it is a count below the threshold, a rate whose numerator or
-denominator is below it (:func:`wijkprofiel.disclosure.find_small_cells`), or any value that
+denominator is below it (:func:`wijkprofiel.checks.find_small_cells`), or any value that
 stems from a suppressed observation (primary or complementary suppression).
 """
 

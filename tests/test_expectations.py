@@ -1,4 +1,4 @@
-"""Great Expectations suites (wijkprofiel.expectations) on the real embedded data.
+"""Great Expectations suites (wijkprofiel.checks) on the real embedded data.
 
 Every suite must pass on the real data in ``data/raw`` (no failed error; the only failed
 warning is the documented KWB deviation of Velsen). Faults are injected into copies of the

@@ -1,4 +1,4 @@
-"""Tests of wijkprofiel.priorities (the three most unfavourable themes per wijk).
+"""Tests of priorities (wijkprofiel.compare) (the three most unfavourable themes per wijk).
 
 Expected rankings are written out by hand for a small SYNTHETIC comparisons table and checked
 against an independent per-wijk Python reference on a larger synthetic table.

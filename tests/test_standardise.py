@@ -1,4 +1,4 @@
-"""Tests of wijkprofiel.standardise (age × sex standardised Vektis costs).
+"""Tests of the standardised costs (wijkprofiel.compare, wijkprofiel.load) (age × sex standardised Vektis costs).
 
 Reference values are independent of the code under test: closed formulas written out
 (observed / Σ n_s R_s × 100; Σ w_s c_s / Σ w_s), a per-stratum Python loop, the point

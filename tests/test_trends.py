@@ -1,4 +1,4 @@
-"""Tests of wijkprofiel.trends (change between two waves).
+"""Tests of trends (wijkprofiel.compare) (change between two waves).
 
 Reference values are independent of the code under test: the MOVER / Newcombe interval
 written out with ``math`` (and Wilson limits written out), Newcombe's (1998) published

@@ -136,7 +136,7 @@ def _standardised(ind: Indicator, kind: str) -> Indicator:
                      ind.polarity, f"{ind.source_key}_{kind}")
 
 
-#: age × sex standardised Vektis costs (wijkprofiel.standardise); no variance: descriptive only
+#: age × sex standardised Vektis costs (wijkprofiel.compare standardisation); no variance: descriptive only
 _VEKTIS_STD: tuple[Indicator, ...] = tuple(_standardised(ind, kind) for ind in _VEKTIS for kind in ("isr", "dsr"))
 
 INDICATORS: tuple[Indicator, ...] = _RIVM + _KWB + _VEKTIS + _VEKTIS_STD

@@ -1,4 +1,4 @@
-"""Great Expectations plumbing for :mod:`wijkprofiel.expectations` (private).
+"""Great Expectations plumbing for :mod:`wijkprofiel.checks` (the suites) (private).
 
 * GX is imported lazily (the import takes about 5 s) with anonymous usage statistics off
   (``GX_ANALYTICS_ENABLED=false`` unless the caller set it), progress bars off and its loggers
@@ -6,7 +6,7 @@
 * One ephemeral context with one pandas whole-dataframe batch definition is created per
   process and reused for every validation.
 * :func:`result_rows` turns GX validation results into rows of the ``validation_results``
-  table in the format of :mod:`wijkprofiel.validate`.
+  table in the format of the row checks (``checks._row_checks``).
 * Block helpers compute the helper columns of block-level checks (:func:`level_counts`,
   :func:`empty_share`), which GX cannot express on single rows.
 """

@@ -163,7 +163,7 @@ def comparisons_publish_frame(comparisons: pd.DataFrame, observations: pd.DataFr
     Parameters
     ----------
     comparisons
-        The ``comparisons`` table (:func:`wijkprofiel.build.compare_loaded`).
+        The ``comparisons`` table (:func:`wijkprofiel.compare.compare_loaded`).
     observations
         The observations behind it (``ci_lower``/``ci_upper``).
     indeling_year
@@ -190,7 +190,7 @@ def comparisons_publish_frame(comparisons: pd.DataFrame, observations: pd.DataFr
 
 
 def validate_frame(suite_name: str, frame: pd.DataFrame, *, source: str, **context: Any) -> list[dict[str, object]]:
-    """Run one suite on a frame; return rows in the :mod:`wijkprofiel.validate` format.
+    """Run one suite on a frame; return rows in the the row checks (``checks._row_checks``) format.
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ Suites are code, reviewed like code: one builder per suite, every expectation wi
 ``meta={"severity": "error" | "warning", "doel": <Dutch purpose>}``. :func:`validate_frame`
 (in ``_suite_runs``) runs a suite on a frame and returns rows in the row-check format
 (``source, check_name, severity, passed, observed, expected, details``), so they go into the
-same ``validation_results`` table and through :func:`wijkprofiel.validate.raise_on_errors`.
+same ``validation_results`` table and through :func:`wijkprofiel.checks.raise_on_errors`.
 
 ========================  ==============================================================
 suite                     frame

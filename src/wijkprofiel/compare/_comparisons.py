@@ -39,8 +39,8 @@ Own extracts that deliver counts without an interval get one from
 stay descriptive.
 
 Shared machinery (factorised table, class vocabulary, grouped spreads) lives in
-:mod:`wijkprofiel.compare_core`, the significance path in
-:mod:`wijkprofiel.compare_significance`; their public names are re-exported here.
+:mod:`._classes`, the significance path in
+:mod:`._significance`; their public names are re-exported here.
 """
 
 from __future__ import annotations

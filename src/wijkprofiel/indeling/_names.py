@@ -257,7 +257,7 @@ def resolve_gemeentecodes(names: Iterable[str], reference: pd.DataFrame) -> pd.S
         msg = (
             f"{len(unresolved)} gemeente name(s) not found in the reference of "
             f"{len(keys)} names; add a spelling rule or an entry in "
-            "wijkprofiel.names.OVERRIDES:\n" + "\n".join(f"  - {u}" for u in unresolved)
+            "wijkprofiel.indeling._names.OVERRIDES:\n" + "\n".join(f"  - {u}" for u in unresolved)
         )
         raise HarmonisationError(msg)
     index = pd.Index(list(resolved), dtype="string", name="gemeentenaam")

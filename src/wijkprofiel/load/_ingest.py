@@ -254,7 +254,7 @@ def load_vektis(
 ) -> SourceLoad:
     """Load every Vektis Zvw gemeente file: costs per verzekerdejaar per gemeente and NL.
 
-    Gemeente names are resolved to codes (:func:`wijkprofiel.names.resolve_gemeentecodes`).
+    Gemeente names are resolved to codes (:func:`wijkprofiel.indeling.resolve_gemeentecodes`).
     Every year is harmonised onto indeling 2024 (costs and insured years are extensive:
     summed over merged gemeenten; exact for whole-gemeente mergers); years whose gemeente
     set equals an embedded indeling are also kept on it (``native_years``: data year →

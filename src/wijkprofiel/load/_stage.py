@@ -87,7 +87,7 @@ def load_raw(raw_root: Path, *, previous_db: Path | None = None) -> Loaded:
     """Parse the latest snapshot of every source in the raw store into warehouse frames.
 
     Every source on its native indeling (RIVM 2020, KWB 2024; Vektis on both, see
-    :func:`wijkprofiel.ingest.load_vektis`); :func:`harmonise_loaded` then converts RIVM
+    :func:`wijkprofiel.load.load_vektis`); :func:`harmonise_loaded` then converts RIVM
     onto the target indeling and completes ``harmonisation_report``.
 
     Each source is read on its own: when one cannot be read (truncated or corrupt file,

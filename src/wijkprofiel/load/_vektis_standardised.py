@@ -70,7 +70,7 @@ def load_vektis_standardised(
 ) -> pd.DataFrame:
     """Standardised Vektis costs for every Vektis Zvw snapshot, as observations rows.
 
-    Same geography as :func:`wijkprofiel.ingest.load_vektis`: names resolved to codes,
+    Same geography as :func:`wijkprofiel.load.load_vektis`: names resolved to codes,
     every year harmonised onto indeling 2024 (per stratum: costs and verzekerdejaren are
     extensive, summed over merged gemeenten), ``native_years`` (default ``{2018: 2020}``)
     also on their own indeling. The standard of each year is the national age × sex

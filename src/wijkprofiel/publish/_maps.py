@@ -4,7 +4,7 @@ A map page is one HTML file: the folium page skeleton (rendered once per publica
 reused for every page), Leaflet's JS/CSS inlined from the installed ``xstatic-leaflet``
 package (no CDN), the controller ``templates/map.js`` and one JSON payload:
 
-* geometry as shared arcs (:mod:`wijkprofiel.webgeom`), decoded in the browser;
+* geometry as shared arcs (:mod:`wijkprofiel.publish._web_geometry`), decoded in the browser;
 * every indicator × period × population group ("series") stored once per page as
   fixed-width strings (:func:`encode_fixed`): values, gemeente values (once per gemeente,
   not per wijk), 95 % intervals where known, classes against Nederland and the gemeente
@@ -190,7 +190,7 @@ def map_payload(
     sources
         Indicator source id → Dutch source label.
     geo, bounds
-        From :func:`wijkprofiel.webgeom.encode_topology`; ``[[south, west], [north, east]]``.
+        From :func:`wijkprofiel.publish.encode_topology`; ``[[south, west], [north, east]]``.
     parents, parent_names
         Per feature the index of its gemeente in ``parent_names`` (``(code, name)``); when
         given the page compares with the gemeente too and stores gemeente values once per

@@ -1,4 +1,4 @@
-"""Drawing primitives of :mod:`wijkprofiel.staticmaps` shared by the PNG and SVG output.
+"""Drawing primitives of :mod:`wijkprofiel.publish._static_maps` shared by the PNG and SVG output.
 
 Job geometry (WKB) as matplotlib paths, map limits at one scale on both axes, label
 points, the area and outline artists (class colours, hatching for no data and suppressed

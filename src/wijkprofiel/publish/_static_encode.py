@@ -1,4 +1,4 @@
-"""Byte encoders of :mod:`wijkprofiel.staticmaps`: a direct, deterministic PNG encoder for
+"""Byte encoders of :mod:`wijkprofiel.publish._static_maps`: a direct, deterministic PNG encoder for
 the Agg canvas and the SVG map written as text (not through matplotlib) with the same
 layout, colours, hatch patterns, labels and legend as the PNG.
 """

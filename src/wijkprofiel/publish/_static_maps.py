@@ -238,7 +238,7 @@ class StaticMapRun:
     """Draw jobs into ``out_dir`` as ``<name>.png`` and ``<name>.svg``.
 
     With ``background=True`` drawing starts at once in separate interpreters
-    (``python -m wijkprofiel.staticmaps``, jobs passed as pickle files they delete; one
+    (``python -m wijkprofiel.publish._static_maps``, jobs passed as pickle files they delete; one
     per spare CPU, 2 to 4), so the caller keeps working and no ``__main__`` is
     re-imported; :meth:`wait` returns ``(file, bytes)`` of everything written. Without,
     :meth:`wait` draws in this process.

@@ -1,12 +1,19 @@
-"""Vektis Zvw cost columns: the categories, the renamings between years and the header mapping."""
+"""The Vektis Zvw file layout: cost categories and their renamings between years, the header
+mapping and its problems, age classes, the data year in a file name."""
 
 from __future__ import annotations
 
+import gzip
+import re
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from wijkprofiel.errors import SchemaError
+import pandas as pd
+from pandas.api.extensions import ExtensionArray
+
+from wijkprofiel.errors import ConfigError, ParseError, SchemaError
 
 #: Stable cost category id → Dutch label. The order is the order of the output columns.
 COST_CATEGORIES: Mapping[str, str] = MappingProxyType(
@@ -43,6 +50,16 @@ COST_CATEGORIES: Mapping[str, str] = MappingProxyType(
         "overig": "Overig",
     }
 )
+
+_AGE_RANGE = re.compile(r"([0-9]+) t/m ([0-9]+) jaar")
+_AGE_OPEN = re.compile(r"([0-9]+)\+")
+_YEAR_IN_NAME = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
+
+#: level -> the name Vektis uses in the file name, and the region column of the file
+VEKTIS_LEVELS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {"gemeente": ("gemeente", "gemeentenaam"), "postcode3": ("postcode3", "postcode_3")}
+)
+
 
 
 #: The detailed ggz categories that make up the derived ``ggz`` category
@@ -165,3 +182,80 @@ def map_cost_columns(header: Sequence[str], *, source: str | Path = "<header>") 
         )
         raise SchemaError(msg)
     return mapping
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: cannot read Vektis Zvw file ({exc.strerror or exc})"
+        raise ConfigError(msg) from exc
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            msg = f"{path}: expected a valid gzip file, decompression failed ({exc})"
+            raise ParseError(msg) from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        msg = f"{path}: line {line}: expected UTF-8/ASCII text, got byte {data[exc.start]:#04x}"
+        raise ParseError(msg) from exc
+
+
+def _year(path: Path, year: int | None) -> int:
+    found = sorted({int(m) for m in _YEAR_IN_NAME.findall(path.name)})
+    if year is None:
+        if len(found) != 1:
+            msg = (
+                f"{path}: cannot take the data year from the file name (found "
+                f"{found or 'no year'}); expected one year like '..._2023_...' or pass year="
+            )
+            raise ConfigError(msg)
+        return found[0]
+    if isinstance(year, bool) or not isinstance(year, int):
+        msg = f"year must be an int such as 2023, got {year!r}"
+        raise ConfigError(msg)
+    if len(found) == 1 and found[0] != year:
+        msg = f"{path}: year={year} contradicts the year {found[0]} in the file name"
+        raise ConfigError(msg)
+    return year
+
+
+def _age(label: str) -> tuple[str, int, int | None] | None:
+    """Parse a normalised leeftijdsklasse label into (label, lower, upper)."""
+    if m := _AGE_RANGE.fullmatch(label):
+        lower, upper = int(m.group(1)), int(m.group(2))
+        return (label, lower, upper) if lower <= upper else None
+    if m := _AGE_OPEN.fullmatch(label):
+        return label, int(m.group(1)), None
+    return None
+
+
+def _string_array(values: Sequence[str]) -> ExtensionArray:
+    return pd.array([v if v else pd.NA for v in values], dtype="string")
+
+
+def vektis_header_problems(body: bytes, level: str) -> list[str]:
+    """Check a downloaded Vektis CSV: text, ';'-separated header with the key columns,
+    every line with as many fields as the header, at least one data row."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [f"expected ASCII/UTF-8 text, got byte {body[exc.start]:#04x} at offset {exc.start}"]
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ["expected a header and data rows, got an empty body"]
+    header = [h.strip().lower() for h in lines[0].split(";")]
+    required = ["geslacht", "leeftijdsklasse", VEKTIS_LEVELS[level][1], "aantal_bsn", "aantal_verzekerdejaren"]
+    problems = []
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.append(f"header lacks {missing}; got {lines[0][:120]!r}")
+    ragged = [i + 1 for i, line in enumerate(lines) if line.count(";") != len(header) - 1]
+    if ragged:
+        problems.append(f"{len(ragged)} line(s) with a field count other than the header's {len(header)}: lines {ragged[:5]}")
+    if len(lines) < 2:
+        problems.append("no data rows after the header")
+    return problems

@@ -31,17 +31,11 @@ gemeente. It is **not** a national total; the parser flags it with ``is_residual
 from __future__ import annotations
 
 import csv
-import gzip
 import io
-import re
-import zlib
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
-from pandas.api.extensions import ExtensionArray
 
 from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
@@ -62,9 +56,15 @@ from wijkprofiel.sources._vektis_columns import (
     KEY_COLUMNS,
     RAW_COST_COLUMNS,
     TRUNCATION_LENGTH,
+    VEKTIS_LEVELS,
+    _age,
     _map_columns,
+    _read_text,
+    _string_array,
+    _year,
     map_cost_columns,
     total_cost_categories,
+    vektis_header_problems,
 )
 from wijkprofiel.store import Snapshot, write_snapshot
 
@@ -91,65 +91,13 @@ __all__ = [
 
 _NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
 _INTEGER = r"[0-9]+"
-_AGE_RANGE = re.compile(r"([0-9]+) t/m ([0-9]+) jaar")
-_AGE_OPEN = re.compile(r"([0-9]+)\+")
-_YEAR_IN_NAME = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
 
 
 
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        msg = f"{path}: cannot read Vektis Zvw file ({exc.strerror or exc})"
-        raise ConfigError(msg) from exc
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            msg = f"{path}: expected a valid gzip file, decompression failed ({exc})"
-            raise ParseError(msg) from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        msg = f"{path}: line {line}: expected UTF-8/ASCII text, got byte {data[exc.start]:#04x}"
-        raise ParseError(msg) from exc
 
 
-def _year(path: Path, year: int | None) -> int:
-    found = sorted({int(m) for m in _YEAR_IN_NAME.findall(path.name)})
-    if year is None:
-        if len(found) != 1:
-            msg = (
-                f"{path}: cannot take the data year from the file name (found "
-                f"{found or 'no year'}); expected one year like '..._2023_...' or pass year="
-            )
-            raise ConfigError(msg)
-        return found[0]
-    if isinstance(year, bool) or not isinstance(year, int):
-        msg = f"year must be an int such as 2023, got {year!r}"
-        raise ConfigError(msg)
-    if len(found) == 1 and found[0] != year:
-        msg = f"{path}: year={year} contradicts the year {found[0]} in the file name"
-        raise ConfigError(msg)
-    return year
-
-
-def _age(label: str) -> tuple[str, int, int | None] | None:
-    """Parse a normalised leeftijdsklasse label into (label, lower, upper)."""
-    if m := _AGE_RANGE.fullmatch(label):
-        lower, upper = int(m.group(1)), int(m.group(2))
-        return (label, lower, upper) if lower <= upper else None
-    if m := _AGE_OPEN.fullmatch(label):
-        return label, int(m.group(1)), None
-    return None
-
-
-def _string_array(values: Sequence[str]) -> ExtensionArray:
-    return pd.array([v if v else pd.NA for v in values], dtype="string")
 
 
 def parse_vektis_zvw(path: Path, year: int | None = None) -> pd.DataFrame:
@@ -356,10 +304,6 @@ def _parse_vektis_zvw(path: Path, data_year: int) -> pd.DataFrame:
 VEKTIS_SOURCE = "vektis"
 VEKTIS_BASE = "https://www.vektis.nl"
 VEKTIS_LICENCE = "Vektis open data (bron: Vektis); groepen < 10 verzekerden niet gepubliceerd"
-#: level -> the name Vektis uses in the file name, and the region column of the file
-VEKTIS_LEVELS: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {"gemeente": ("gemeente", "gemeentenaam"), "postcode3": ("postcode3", "postcode_3")}
-)
 #: first data year with the ``Open Data Bestanden/{year}/`` URL pattern (2011–2016 differ)
 VEKTIS_FIRST_YEAR = 2017
 
@@ -370,29 +314,6 @@ def vektis_url(year: int, level: str, base_url: str = VEKTIS_BASE) -> str:
     name = f"Vektis Open Databestand Zorgverzekeringswet {year} - {VEKTIS_LEVELS[level][0]}{suffix}.csv"
     return f"{base_url.rstrip('/')}/uploads/Docs per pagina/Open Data Bestanden/{year}/{name}".replace(" ", "%20")
 
-
-def vektis_header_problems(body: bytes, level: str) -> list[str]:
-    """Check a downloaded Vektis CSV: text, ';'-separated header with the key columns,
-    every line with as many fields as the header, at least one data row."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [f"expected ASCII/UTF-8 text, got byte {body[exc.start]:#04x} at offset {exc.start}"]
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ["expected a header and data rows, got an empty body"]
-    header = [h.strip().lower() for h in lines[0].split(";")]
-    required = ["geslacht", "leeftijdsklasse", VEKTIS_LEVELS[level][1], "aantal_bsn", "aantal_verzekerdejaren"]
-    problems = []
-    missing = [c for c in required if c not in header]
-    if missing:
-        problems.append(f"header lacks {missing}; got {lines[0][:120]!r}")
-    ragged = [i + 1 for i, line in enumerate(lines) if line.count(";") != len(header) - 1]
-    if ragged:
-        problems.append(f"{len(ragged)} line(s) with a field count other than the header's {len(header)}: lines {ragged[:5]}")
-    if len(lines) < 2:
-        problems.append("no data rows after the header")
-    return problems
 
 
 def fetch_vektis(
