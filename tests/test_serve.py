@@ -28,7 +28,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 ARTIFACTS = REPO / "test-artifacts"
 NAME = "test-serve"
 GEMEENTE = "GM0233"
-RUN_TIMEOUT = 600.0  # server start + one run on a busy 2-core machine
+INTERVAL = 90  # seconds between scheduled runs
+RUN_TIMEOUT = 600.0  # server start, one interval and one run on a busy 2-core machine
 
 
 def _free_port() -> int:
@@ -61,9 +62,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     env.update(PREFECT_HOME=str(tmp / ".prefect"), PYTHONUNBUFFERED="1", COLUMNS="200")
     log_path = tmp / "serve.log"
     log = log_path.open("w")
-    # an interval longer than the test: exactly one run (the first is due at once)
+    # the first run is due one interval after the deployment is created; later ones wait
+    # for the publication lock and are cancelled when serve stops
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wijkprofiel.cli", "serve", "--interval", "3600", "--out", str(tmp),
+        [sys.executable, "-m", "wijkprofiel.cli", "serve", "--interval", str(INTERVAL), "--out", str(tmp),
          "--raw", str(REPO / "data" / "raw"), "--gemeente", GEMEENTE, "--naam", NAME, "--poort", str(port)],
         cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     db = tmp / "data" / "processed" / "wijkprofiel.duckdb"
@@ -107,8 +109,10 @@ def _prefect_json(served: dict[str, Any], *args: str) -> Any:
     return json.loads(proc.stdout)
 
 
-def _artifact(served: dict[str, Any]) -> dict[str, Any]:
-    artifacts = _prefect_json(served, "artifact", "ls")
+def _artifact(served: dict[str, Any], *options: str) -> dict[str, Any]:
+    """The run's artifact as `prefect artifact ls` lists it (the latest of its key; with
+    ``--all`` every version, with the artifact's own id)."""
+    artifacts = _prefect_json(served, "artifact", "ls", *options)
     mine = [a for a in artifacts if a["key"] == "wijkprofiel-run" and a["flow_run_id"] == served["run"]["id"]]
     assert mine, f"no artifact wijkprofiel-run of flow run {served['run']['id']}: {artifacts}"
     return mine[0]
@@ -157,7 +161,7 @@ def test_dashboard_shows_deployment_and_run_artifact(served: dict[str, Any]) -> 
     except ImportError:
         pytest.skip("dashboard test needs the playwright python package (pip install playwright)")
     base, run = served["base"], served["run"]
-    artifact = _artifact(served)
+    artifact = _artifact(served, "--all")
     sources = _source_names(artifact["data"])
     assert sources
     errors: list[str] = []
