@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -269,12 +270,17 @@ def wijkprofiel(
     run_id = str(flow_run.get_id() or uuid.uuid4())
     db_path = Path(out_root) / "data" / "processed" / "wijkprofiel.duckdb"
     maps_dir = Path(out_root) / "maps"
+    stage = _stage_logger()
     with publication_lock(Path(out_root), wait_seconds=lock_wait_seconds):
+        stage("ingest", "bronnen ophalen (" + (", ".join(refresh) if refresh else "geen") + ") en laden uit " + str(raw_root))
         loaded = ingest(Path(raw_root), refresh, fetch_params, db_path, fetch_options,
                         Path(out_root) / "data" / "cache" / "ophalen")
         check_gemeenten(loaded, gemeenten, indeling_year)
+        stage("harmonise", f"omzetten naar indeling {indeling_year}")
         loaded = harmonise_flow(InMemory(loaded), indeling_year, crosswalks)
+        stage("validate", f"onthullingscontrole (drempel {disclosure_threshold}), quarantaine en validatie")
         loaded, validation = validate_flow(InMemory(loaded), disclosure_threshold, run_id, db_path)
+        stage("compare", "vergelijkingen, trends en prioriteiten")
         comparisons, derived = compare_flow(InMemory(loaded))
         validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id),
                                 source_status_checks(loaded, run_id)], ignore_index=True)
@@ -285,19 +291,47 @@ def wijkprofiel(
                       "fetch_options": (fetch_options or FetchOptions()).model_dump()}
         run = {"run_id": run_id, "parameters": parameters, "code_version": __version__, "started": started,
                "finished": dt.datetime.now(), "status": "completed_with_stale_sources" if stale else "completed"}
+        stage("warehouse", f"DuckDB-database schrijven: {db_path}")
         write(db_path, loaded, comparisons, validation, run, derived)
+        stage("publish", f"kaarten en profielen publiceren in {maps_dir} (gemeenten: {', '.join(gemeenten or []) or 'alle'})")
         result = publish_flow(db_path, maps_dir, indeling_year, gemeenten, self_contained, dask_address, dask_workers)
     summary = _summary_markdown(loaded, validation, comparisons, result, stale)
-    create_markdown_artifact(key="wijkprofiel-run", markdown=summary, description="Samenvatting van de run")
+    stage("artifact", "samenvatting als artifact 'wijkprofiel-run' (tabblad Artifacts van deze flow run)")
+    create_markdown_artifact(key="wijkprofiel-run", markdown=summary,
+                             description=_summary_description(loaded, validation, result, stale))
     return {"db_path": db_path, "maps_index": result.index, "profiles_dir": maps_dir / "profielen",
             "files": result.files, "bytes": result.total_bytes, "map_sizes": result.map_sizes,
             "stale_sources": stale, "source_status": loaded.source_status.to_dict("records")}
+
+
+STAGES = ("ingest", "harmonise", "validate", "compare", "warehouse", "publish", "artifact")
+
+
+def _stage_logger() -> Callable[[str, str], None]:
+    """``stage(name, what)`` logs ``stap i/n name: what`` on the flow run's log."""
+    logger = get_run_logger()
+
+    def stage(name: str, what: str) -> None:
+        logger.info("stap %d/%d %s: %s", STAGES.index(name) + 1, len(STAGES), name, what)
+
+    return stage
 
 
 def _shown(fetch_params: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     """Fetch parameters as recorded in ``runs`` (text; secrets such as API keys masked)."""
     return {source: {k: "***" if "key" in k or "token" in k else str(v) for k, v in params.items()}
             for source, params in fetch_params.items()}
+
+
+def _summary_description(loaded: Loaded, validation: pd.DataFrame, result: PublishResult,
+                         stale: list[str]) -> str:
+    """One line shown on the artifact's card on the flow run page (the full text opens on a click)."""
+    sources = len(loaded.source_status)
+    failed = int((~validation["passed"]).sum())
+    return (f"Samenvatting van de run: {sources - len(stale)} van {sources} bronnen actueel"
+            + (f" (niet actueel: {', '.join(stale)})" if stale else "")
+            + f"; validatie {int(validation['passed'].sum())} geslaagd, {failed} niet geslaagd; "
+            f"{result.files} bestanden gepubliceerd")
 
 
 def _summary_markdown(loaded: Loaded, validation: pd.DataFrame, comparisons: pd.DataFrame,

@@ -1,46 +1,226 @@
-"""`wijkprofiel serve`: a scheduled deployment starts and its first run completes."""
+"""`wijkprofiel serve`: a local Prefect server with its dashboard on ``--poort``, a scheduled
+deployment whose first run completes, Prefect's own CLI against that server, and the run's
+artifact on the flow run's page in the dashboard (Debian's Chromium; never downloads one)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from tests.conftest import REPO
+from wijkprofiel.cli import main
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+ARTIFACTS = REPO / "test-artifacts"
+NAME = "test-serve"
+GEMEENTE = "GM0233"
+INTERVAL = 90  # seconds between scheduled runs
+RUN_TIMEOUT = 600.0  # server start, one interval and one run on a busy 2-core machine
 
 
-@pytest.mark.slow
-def test_scheduled_deployment_runs_against_embedded_data(tmp_path: Path) -> None:
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), PYTHONUNBUFFERED="1")
-    log = (tmp_path / "serve.log").open("w")
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _post(url: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback server started here
+        return json.load(resp)
+
+
+def _completed_deployment_run(api: str) -> dict[str, Any] | None:
+    """The first completed run of the deployment (not a sub-flow), or None."""
+    runs = _post(f"{api}/flow_runs/filter", {
+        "deployments": {"name": {"any_": [NAME]}},
+        "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}, "sort": "START_TIME_ASC", "limit": 5})
+    return runs[0] if runs else None
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`wijkprofiel serve` on a free port until its first scheduled run has completed."""
+    tmp = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "PREFECT_UI_"))}
+    env.update(PREFECT_HOME=str(tmp / ".prefect"), PYTHONUNBUFFERED="1", COLUMNS="200")
+    log_path = tmp / "serve.log"
+    log = log_path.open("w")
+    # the first run is due one interval after the deployment is created; later ones wait
+    # for the publication lock and are cancelled when serve stops
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wijkprofiel.cli", "serve", "--interval", "15", "--out", str(tmp_path),
-         "--raw", str(REPO / "data" / "raw"), "--gemeente", "GM0233", "--naam", "test-serve"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    db = tmp_path / "data" / "processed" / "wijkprofiel.duckdb"
+        [sys.executable, "-m", "wijkprofiel.cli", "serve", "--interval", str(INTERVAL), "--out", str(tmp),
+         "--raw", str(REPO / "data" / "raw"), "--gemeente", GEMEENTE, "--naam", NAME, "--poort", str(port)],
+        cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    db = tmp / "data" / "processed" / "wijkprofiel.duckdb"
+    run = None
     try:
-        deadline = time.monotonic() + 420
-        status = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(3)
-            if (tmp_path / "maps" / "index.html").is_file() and db.is_file():
-                with duckdb.connect(str(db), read_only=True) as con:
-                    status = con.execute("SELECT status FROM runs").fetchone()
-                break
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline and proc.poll() is None and run is None:
+            time.sleep(5)
+            try:
+                run = _completed_deployment_run(f"{base}/api")
+            except OSError:  # the server is still starting
+                continue
+        text = log_path.read_text(errors="replace")
+        assert run is not None, f"no completed run within {RUN_TIMEOUT:.0f} s (exit {proc.poll()}):\n{text[-4000:]}"
+        cli_env = dict(env, PREFECT_API_URL=f"{base}/api")
+        yield {"tmp": tmp, "port": port, "base": base, "run": run, "db": db, "env": cli_env, "log": log_path}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
         log.close()
-    text = (tmp_path / "serve.log").read_text(errors="replace")
-    assert status == ("completed",), text[-3000:]
-    assert "test-serve" in text
-    assert (tmp_path / "maps" / "gemeenten" / "GM0233.html").is_file()
+        _stop_stray_server(port)
+
+
+def _stop_stray_server(port: int) -> None:
+    """serve stops its server on exit; if it did not (SIGKILL), end the one on ``port``."""
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=False).stdout
+    for line in out.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if "prefect server start" in args and f"--port {port}" in args:
+            os.kill(int(pid), signal.SIGTERM)
+
+
+def _prefect_json(served: dict[str, Any], *args: str) -> Any:
+    cmd = [sys.executable, "-m", "prefect", *args, "-o", "json"]
+    proc = subprocess.run(cmd, env=served["env"], capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout)
+
+
+def _artifact(served: dict[str, Any], *options: str) -> dict[str, Any]:
+    """The run's artifact as `prefect artifact ls` lists it (the latest of its key; with
+    ``--all`` every version, with the artifact's own id)."""
+    artifacts = _prefect_json(served, "artifact", "ls", *options)
+    mine = [a for a in artifacts if a["key"] == "wijkprofiel-run" and a["flow_run_id"] == served["run"]["id"]]
+    assert mine, f"no artifact wijkprofiel-run of flow run {served['run']['id']}: {artifacts}"
+    return mine[0]
+
+
+@pytest.mark.slow
+def test_scheduled_run_completes_and_prefect_cli_lists_it(served: dict[str, Any]) -> None:
+    log = served["log"].read_text(errors="replace")
+    assert f"Dashboard: {served['base']}" in log
+    assert NAME in log
+    for stage in ("ingest", "harmonise", "validate", "compare", "warehouse", "publish", "artifact"):
+        assert f" {stage}: " in log, f"stage {stage} not logged"
+    with duckdb.connect(str(served["db"]), read_only=True) as con:
+        assert con.execute("SELECT status FROM runs").fetchall() == [("completed",)]
+    assert (served["tmp"] / "maps" / "gemeenten" / f"{GEMEENTE}.html").is_file()
+
+    deployments = _prefect_json(served, "deployment", "ls")
+    assert [d["name"] for d in deployments] == [NAME]
+    assert served["run"]["deployment_id"] == deployments[0]["id"]
+
+    runs = _prefect_json(served, "flow-run", "ls", "--flow-name", "wijkprofiel", "--state-type", "COMPLETED")
+    assert served["run"]["id"] in [r["id"] for r in runs]
+
+    artifact = _artifact(served)
+    assert artifact["type"] == "markdown"
+    assert "## Bronnen" in artifact["data"]
+    assert "wijkprofiel-run" in subprocess.run(  # the table a person reads, too
+        [sys.executable, "-m", "prefect", "artifact", "ls"], env=served["env"], capture_output=True, text=True,
+        timeout=180, check=True).stdout
+
+
+def _source_names(markdown: str) -> list[str]:
+    """The source names in the artifact's Bronnen table."""
+    section = markdown.split("## Bronnen", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| bron")]
+    return [row.split("|")[1].strip() for row in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_dashboard_shows_deployment_and_run_artifact(served: dict[str, Any]) -> None:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"dashboard test needs Debian's chromium at {CHROMIUM} (apt-get install chromium); no browser is downloaded")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("dashboard test needs the playwright python package (pip install playwright)")
+    base, run = served["base"], served["run"]
+    artifact = _artifact(served, "--all")
+    sources = _source_names(artifact["data"])
+    assert sources
+    errors: list[str] = []
+    failed: list[str] = []
+    foreign: list[str] = []
+
+    def on_response(resp: Any) -> None:
+        if resp.status >= 400 and "/api/" in resp.url:
+            failed.append(f"{resp.status} {resp.url}")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("response", on_response)
+            page.on("requestfailed", lambda r: failed.append(f"failed {r.url}") if "/api/" in r.url else None)
+            page.on("request", lambda r: foreign.append(r.url)
+                    if not r.url.startswith((base, "data:", "blob:")) else None)
+
+            page.goto(f"{base}/deployments")
+            page.get_by_text(NAME, exact=True).first.wait_for(timeout=60_000)
+            page.get_by_text(NAME, exact=True).first.click()
+            page.wait_for_url(f"**/deployments/deployment/{run['deployment_id']}**", timeout=60_000)
+            page.get_by_text(run["name"]).first.wait_for(timeout=60_000)  # the completed run is listed
+
+            page.goto(f"{base}/runs/flow-run/{run['id']}")
+            page.get_by_text(run["name"]).first.wait_for(timeout=60_000)
+            page.get_by_text("Artifacts", exact=True).first.click()
+            card = page.get_by_text(artifact["description"], exact=True).first  # the artifact's card
+            card.wait_for(timeout=60_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "serve-flow-run-artifacts.png"))
+            page.get_by_text("wijkprofiel-run", exact=True).first.click()
+            page.wait_for_url(f"**/artifacts/artifact/{artifact['id']}", timeout=60_000)
+            page.get_by_text("Bronnen", exact=True).first.wait_for(timeout=60_000)
+            body = page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "serve-artifact.png"), full_page=True)
+        finally:
+            browser.close()
+    for source in sources:
+        assert source in body, f"source {source} of the artifact not shown: {body[:2000]}"
+    assert not failed, f"dashboard API requests failed: {failed}"
+    api_errors = [e for e in errors if "api" in e.lower() or "connect" in e.lower() or ":4200" in e]
+    assert not api_errors, f"console errors about the API: {api_errors}"
+    assert not foreign, f"the dashboard requested other hosts: {foreign}"
+
+
+def test_serve_refuses_a_port_in_use(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    for key, value in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "true",
+                       "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180", "GX_ANALYTICS_ENABLED": "false",
+                       "DO_NOT_TRACK": "1"}.items():  # what serve sets; restored after the test
+        monkeypatch.setenv(key, os.environ.get(key, value))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        code = main(["serve", "--poort", str(port), "--raw", str(REPO / "data" / "raw")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "fout in de invoer" in err and str(port) in err and "--poort" in err

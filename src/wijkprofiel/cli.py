@@ -1,7 +1,9 @@
 """The ``wijkprofiel`` command.
 
 ``wijkprofiel run`` runs the parent Prefect flow on Prefect's local ephemeral server (no
-setup, no account, no network). ``wijkprofiel sources`` lists the raw store.
+setup, no account, no network, no dashboard). ``wijkprofiel serve`` starts a local Prefect
+server with its dashboard on a fixed port (``--poort``, default 4200) and serves a scheduled
+deployment. ``wijkprofiel sources`` lists the raw store.
 Exit codes: 0 success, 1 data/validation/publication error, 2 invalid arguments, 3 finished
 with a source that is not current (stale or failed; its last good data is used).
 """
@@ -23,6 +25,8 @@ from wijkprofiel.sources.fetch import add_fetch_arguments, fetch_cli, parse_sour
 from wijkprofiel.store import list_snapshots
 
 __all__ = ["main", "build_parser"]
+
+DEFAULT_PORT = 4200  # Prefect's own default port: the dashboard of `wijkprofiel serve`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--raw", type=Path, default=None, metavar="DIR")
     serve.add_argument("--naam", default="wijkprofiel-maandelijks", help="naam van de deployment")
     serve.add_argument("--gemeente", action="append", default=[], metavar="GMxxxx")
+    serve.add_argument("--poort", type=int, default=DEFAULT_PORT, metavar="POORT",
+                       help=f"poort van de lokale Prefect-server en het dashboard op 127.0.0.1 (standaard {DEFAULT_PORT}); "
+                            "genegeerd als PREFECT_API_URL naar een bestaande server wijst")
     fetch = sub.add_parser("fetch", help="haal een bron live op in de raw store")
     add_fetch_arguments(fetch)
     ext = sub.add_parser("extract", help="registreer een eigen extract (CSV/Parquet + YAML-schema) in de raw store")
@@ -77,9 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _prefect_defaults() -> None:
+def _prefect_defaults(ui: bool = False) -> None:
+    """Offline defaults; ``ui``: the server serves its dashboard (``serve``; the ephemeral
+    server of ``run`` never does, so it is switched off there to start faster)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "true" if ui else "false")
     # the local ephemeral server can take long to start on a busy 2-core machine
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -154,23 +163,52 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _free_port() -> int:
+def _check_port(port: int) -> None:
+    """ConfigError unless ``port`` is a valid, free TCP port on 127.0.0.1."""
     import socket
 
+    if not 1 <= port <= 65535:
+        msg = f"--poort must be between 1 and 65535, got {port}"
+        raise ConfigError(msg)
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no conflict
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            msg = (f"port {port} on 127.0.0.1 is already in use ({exc.strerror}); choose another with --poort, "
+                   f"or point PREFECT_API_URL at the Prefect server that runs there")
+            raise ConfigError(msg) from exc
 
 
-def _start_local_server(timeout: float = 240.0) -> subprocess.Popen[bytes]:
-    """Start a local Prefect server (SQLite under PREFECT_HOME, with the scheduler) and point
-    this process at it. Prefect's ephemeral server cannot schedule runs, so serve needs one."""
+def _server_env(port: int) -> dict[str, str]:
+    """Environment of the local Prefect server: API and dashboard on 127.0.0.1:``port``, the
+    dashboard's API URL set to that server (else the UI calls port 4200), the scheduler on."""
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update({
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_API_URL": f"{base}/api",
+        "PREFECT_UI_API_URL": f"{base}/api",
+        "PREFECT_UI_URL": base,
+        "PREFECT_SERVER_UI_ENABLED": env.get("PREFECT_SERVER_UI_ENABLED", "true"),
+    })
+    # The V1 dashboard by default: the V2 one loads Amplitude's SDK, which fetches its remote
+    # configuration from amplitude.com even with analytics switched off ("Switch to V2 UI" stays)
+    env.setdefault("PREFECT_SERVER_UI_V2_ENABLED", "false")
+    env.setdefault("PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS", "10")
+    return env
+
+
+def _start_local_server(port: int, timeout: float = 240.0) -> subprocess.Popen[bytes]:
+    """Start a local Prefect server (SQLite under PREFECT_HOME, with the scheduler and the
+    dashboard) on 127.0.0.1:``port`` and point this process at it. Prefect's ephemeral
+    server cannot schedule runs and has no dashboard, so serve needs one."""
     import urllib.request
 
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = dict(os.environ)
-    env.setdefault("PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS", "10")
+    _check_port(port)
+    env = _server_env(port)
+    api = env["PREFECT_API_URL"]
     proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                              "--port", str(port)], env=env, start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -181,7 +219,8 @@ def _start_local_server(timeout: float = 240.0) -> subprocess.Popen[bytes]:
         try:
             with urllib.request.urlopen(f"{api}/health", timeout=2) as resp:  # noqa: S310 - loopback URL we built
                 if resp.status == 200:
-                    os.environ["PREFECT_API_URL"] = api
+                    for key in ("PREFECT_API_URL", "PREFECT_UI_URL"):
+                        os.environ[key] = env[key]
                     return proc
         except OSError:
             time.sleep(1)
@@ -190,16 +229,25 @@ def _start_local_server(timeout: float = 240.0) -> subprocess.Popen[bytes]:
     raise WijkprofielError(msg)
 
 
+def _dashboard_url(api_url: str) -> str:
+    """The dashboard's address for an API URL (``PREFECT_UI_URL`` if set)."""
+    ui = os.environ.get("PREFECT_UI_URL")
+    return ui or api_url.rstrip("/").removesuffix("/api")
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings(raw_root=args.raw or default_raw_root(), out_root=args.out.resolve(),
                         gemeenten=tuple(args.gemeente))
-    _prefect_defaults()
-    server = None if os.environ.get("PREFECT_API_URL") else _start_local_server()
+    _prefect_defaults(ui=True)
+    server = None if os.environ.get("PREFECT_API_URL") else _start_local_server(args.poort)
     from pipelines.wijkprofiel_flow import wijkprofiel
 
     schedule: dict[str, object] = {"interval": args.interval} if args.interval else {"cron": args.cron}
+    api_url = os.environ["PREFECT_API_URL"]
     print(f"Deployment {args.naam!r} gestart ({'elke ' + str(args.interval) + ' s' if args.interval else 'cron ' + args.cron}) "
-          f"op {os.environ['PREFECT_API_URL']}; stop met Ctrl-C.", flush=True)
+          f"op {api_url}; stop met Ctrl-C.", flush=True)
+    print(f"Dashboard: {_dashboard_url(api_url)}  (deployment wijkprofiel/{args.naam}; "
+          f"handmatig starten: prefect deployment run 'wijkprofiel/{args.naam}')", flush=True)
     try:
         wijkprofiel.serve(
             name=args.naam,
