@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,19 @@ from wijkprofiel.checks import (
     validate_publication,
 )
 from wijkprofiel.compare import compare_loaded, derive_tables
+from wijkprofiel.config import raw_layers
 from wijkprofiel.errors import ConfigError
 from wijkprofiel.indeling import harmonise_loaded
 from wijkprofiel.load import Loaded, load_raw, mark_fetch_failures, source_summary
 from wijkprofiel.publish import PublishResult
-from wijkprofiel.store import MANIFEST_NAME, publication_lock
+from wijkprofiel.store import (
+    MANIFEST_NAME,
+    Catalogue,
+    Dataset,
+    default_catalogue,
+    load_catalogue,
+    publication_lock,
+)
 from wijkprofiel.warehouse import write_warehouse
 
 
@@ -81,19 +90,23 @@ def fetch(source: str, raw_root: Path, params: dict[str, Any], http_timeout: flo
 
 
 @task(name="laden", cache_policy=NO_CACHE)
-def load(raw_root: Path, previous_db: Path | None) -> Loaded:
-    loaded = load_raw(raw_root, previous_db=previous_db)
-    get_run_logger().info("geladen: %d regio's, %d waarnemingen uit %d bronbestanden; bronnen niet actueel: %s",
-                          len(loaded.regions), len(loaded.observations), len(loaded.sources),
-                          ", ".join(loaded.stale_sources) or "geen")
+def load(raw_roots: list[Path], previous_db: Path | None, catalogue: Catalogue, indeling_year: int | None) -> Loaded:
+    loaded = load_raw(raw_roots, previous_db=previous_db, catalogue=catalogue, target_indeling=indeling_year)
+    logger = get_run_logger()
+    logger.info("geladen: %d regio's, %d waarnemingen uit %d bronbestanden; doelindeling %d%s; bronnen niet actueel: %s",
+                len(loaded.regions), len(loaded.observations), len(loaded.sources), loaded.indeling_year,
+                "" if indeling_year else " (de indeling van de nieuwste RIVM-tabel)",
+                ", ".join(loaded.stale_sources) or "geen")
+    for name, frame in loaded.per_source.items():
+        logger.info("  %s: %d waarnemingen", name, len(frame))
     return loaded
 
 
 @task(name="harmoniseren", cache_policy=NO_CACHE)
-def harmonise(loaded: Loaded, indeling_year: int, crosswalks: list[str]) -> Loaded:
-    out = harmonise_loaded(loaded, indeling_year, [Path(p) for p in crosswalks])
+def harmonise(loaded: Loaded, crosswalks: list[str]) -> Loaded:
+    out = harmonise_loaded(loaded, loaded.indeling_year, [Path(p) for p in crosswalks])
     get_run_logger().info("indeling %d: %d waarnemingen; %d codes niet te plaatsen (harmonisation_report)",
-                          indeling_year, len(out.observations), out.harmonisation_report["code"].nunique()
+                          out.indeling_year, len(out.observations), out.harmonisation_report["code"].nunique()
                           if "code" in out.harmonisation_report else 0)
     return out
 
@@ -176,44 +189,91 @@ def _fetch_snapshot(source: str, raw_root: Path, params: dict[str, Any], options
 
 @flow(name="fetch")
 def fetch_flow(raw_root: Path, refresh: list[str], fetch_params: dict[str, dict[str, Any]] | None = None,
-               fetch_options: FetchOptions | None = None, cache_dir: Path | None = None) -> dict[str, dict[str, str]]:
-    """Fetch every source in ``refresh`` into the raw store (cached in ``cache_dir``).
+               fetch_options: FetchOptions | None = None, cache_dir: Path | None = None,
+               catalogue: Catalogue | None = None, refresh_catalogue: bool = False) -> dict[str, dict[str, str]]:
+    """Fetch the catalogue's datasets of every source in ``refresh`` (or, with
+    ``refresh_catalogue``, every dataset the catalogue marks ``refresh``) into the writable raw
+    store ``raw_root`` (cached in ``cache_dir``). ``fetch_params`` override dataset parameters
+    per source (``--bron-optie``).
 
-    Returns ``{"snapshots": {source: path}, "failed": {source: message}}``: a source that
-    still fails after its retries is reported, not raised (its last snapshot stays in use).
-    Invalid parameters raise ConfigError (an input error, not a stale source).
+    Returns ``{"snapshots": {source: path}, "datasets": {dataset: path}, "failed": {source:
+    message}}``: a dataset that still fails after its retries is reported, not raised (its
+    source's last snapshot stays in use, marked stale). Invalid parameters raise ConfigError
+    (an input error).
     """
     from wijkprofiel.sources.fetch import check_sources
 
     check_sources(refresh)  # a misspelt source is an input error, not a stale source
+    catalogue = catalogue or default_catalogue()
     options = fetch_options or FetchOptions()
-    out: dict[str, dict[str, str]] = {"snapshots": {}, "failed": {}}
-    for source in refresh:
+    out: dict[str, dict[str, str]] = {"snapshots": {}, "datasets": {}, "failed": {}}
+    logger = get_run_logger()
+    for dataset in datasets_to_refresh(catalogue, refresh, refresh_catalogue):
+        dataset, params = dataset_fetch_parameters(catalogue, dataset, (fetch_params or {}).get(dataset.source, {}))
+        logger.info("ophalen: %s (%s %s)", dataset.dataset_id, dataset.source, dataset.table or dataset.year or "")
         try:
-            out["snapshots"][source] = _fetch_snapshot(source, Path(raw_root), (fetch_params or {}).get(source, {}),
-                                                       options, cache_dir)
+            path = _fetch_snapshot(dataset.source, Path(raw_root), params, options, cache_dir)
         except ConfigError:
             raise
         except Exception as exc:  # the last good snapshot stays in use; reported as stale
-            out["failed"][source] = f"ophalen mislukt na herhaalpogingen: {exc}"
-            get_run_logger().warning("bron %s niet opgehaald; laatste snapshot blijft in gebruik: %s", source, exc)
+            out["failed"][dataset.source] = f"{dataset.dataset_id}: ophalen mislukt na herhaalpogingen: {exc}"
+            logger.warning("dataset %s niet opgehaald; laatste snapshot blijft in gebruik: %s", dataset.dataset_id, exc)
+            continue
+        out["snapshots"][dataset.source] = out["datasets"][dataset.dataset_id] = path
     return out
 
 
+def dataset_fetch_parameters(catalogue: Catalogue, dataset: Dataset,
+                             overrides: dict[str, Any]) -> tuple[Dataset, dict[str, Any]]:
+    """The fetch parameters of a dataset with the run's overrides (``--bron-optie``); an
+    override of the table takes that table's catalogue dataset (its indeling) when there is one."""
+    table = overrides.get("table_id")
+    if table and table != dataset.table:
+        dataset = catalogue.dataset(dataset.source, str(table)) or replace(dataset, dataset_id=f"{dataset.source}_{table}",
+                                                                          table=str(table), indeling=None)
+    params = {**dataset.fetch_parameters(), **overrides}
+    if dataset.source == "rivm" and dataset.indeling is not None:
+        params.setdefault("indeling", dataset.indeling)
+    return dataset, params
+
+
+def datasets_to_refresh(catalogue: Catalogue, sources: list[str], everything_marked: bool) -> list[Dataset]:
+    """The catalogue datasets a run fetches: per source in ``sources`` those marked ``refresh``
+    (else the source's last dataset: the newest table); with ``everything_marked`` also every
+    dataset marked ``refresh`` (a scheduled run)."""
+    chosen: list[Dataset] = [d for d in catalogue.datasets if everything_marked and d.refresh]
+    for source in dict.fromkeys(sources):
+        mine = catalogue.of_source(source)
+        marked = [d for d in mine if d.refresh] or list(mine[-1:])
+        if not mine and source != "extract":
+            msg = f"--ververs {source}: the dataset catalogue {catalogue.path} has no dataset of source {source}"
+            raise ConfigError(msg)
+        chosen += [d for d in marked if d not in chosen]
+    return chosen
+
+
 @flow(name="ingest")
-def ingest(raw_root: Path, refresh: list[str] | None = None, fetch_params: dict[str, dict[str, Any]] | None = None,
+def ingest(raw_roots: list[Path], refresh: list[str] | None = None, fetch_params: dict[str, dict[str, Any]] | None = None,
            previous_db: Path | None = None, fetch_options: FetchOptions | None = None,
-           cache_dir: Path | None = None) -> Loaded:
-    """Fetch the sources named in ``refresh`` (a failed fetch keeps the last snapshot, marked
-    stale with its date) and load every source from the raw store on its native indeling."""
-    failed = fetch_flow(raw_root, refresh, fetch_params, fetch_options, cache_dir)["failed"] if refresh else {}
-    return mark_fetch_failures(load(Path(raw_root), previous_db), failed, Path(raw_root))
+           cache_dir: Path | None = None, catalogue: Catalogue | None = None, refresh_catalogue: bool = False,
+           indeling_year: int | None = None) -> Loaded:
+    """Fetch what the catalogue says (``refresh`` sources; with ``refresh_catalogue`` every
+    dataset marked ``refresh``) into the writable store ``raw_roots[0]`` (a failed fetch keeps
+    the last snapshot, marked stale with its date), then load every source from the layered
+    raw store on its native indeling."""
+    catalogue = catalogue or default_catalogue()
+    failed: dict[str, str] = {}
+    if refresh or refresh_catalogue:
+        failed = fetch_flow(raw_roots[0], list(refresh or []), fetch_params, fetch_options, cache_dir, catalogue,
+                            refresh_catalogue)["failed"]
+    return mark_fetch_failures(load([Path(r) for r in raw_roots], previous_db, catalogue, indeling_year), failed,
+                               [Path(r) for r in raw_roots])
 
 
 @flow(name="harmonise")
-def harmonise_flow(loaded: InMemory, indeling_year: int = 2020, crosswalks: list[str] | None = None) -> Loaded:
-    """Convert to the target indeling (2020 or 2024) and report the regions that cannot be placed."""
-    return harmonise(loaded.value, indeling_year, crosswalks or [])
+def harmonise_flow(loaded: InMemory, crosswalks: list[str] | None = None) -> Loaded:
+    """Convert to the load's target indeling and report the regions that cannot be placed."""
+    return harmonise(loaded.value, crosswalks or [])
 
 
 @flow(name="validate")
@@ -244,10 +304,10 @@ def publish_flow(db_path: Path, maps_dir: Path, indeling_year: int = 2020, gemee
 
 @flow(name="wijkprofiel", log_prints=True)
 def wijkprofiel(
-    raw_root: Path,
+    raw_root: Path | None,
     out_root: Path,
     gemeenten: list[str] | None = None,
-    indeling_year: int = 2020,
+    indeling_year: int | None = None,
     disclosure_threshold: int = 10,
     self_contained: bool = True,
     crosswalks: list[str] | None = None,
@@ -257,12 +317,19 @@ def wijkprofiel(
     fetch_options: FetchOptions | None = None,
     dask_address: str | None = None,
     dask_workers: int = 0,
+    catalogue_path: str | None = None,
+    refresh_catalogue: bool = False,
 ) -> dict[str, Any]:
     """Build the warehouse from the raw store and publish maps and profiles.
 
-    ``refresh`` names sources to fetch live first (with ``fetch_params`` per source and
-    ``fetch_options``: retries, timeouts, cache expiry); fetched snapshot paths are cached
-    under ``<out_root>/data/cache/ophalen``. ``dask_address`` (a Dask scheduler) or
+    ``raw_root`` is the raw store to use alone (``--raw``); None reads the writable store
+    ``<out_root>/data/fetched`` above the embedded seed. ``catalogue_path`` is a user dataset
+    catalogue (default: the shipped one). ``indeling_year`` None = the indeling of the newest
+    RIVM table present. ``refresh`` names sources whose catalogue datasets are fetched live
+    first; ``refresh_catalogue`` (scheduled runs) fetches every dataset marked ``refresh``
+    (with ``fetch_params`` per source and ``fetch_options``: retries, timeouts, cache expiry);
+    fetched snapshot paths are cached under ``<out_root>/data/cache/ophalen``.
+    ``dask_address`` (a Dask scheduler) or
     ``dask_workers`` (a local Dask cluster) run the publish fan-out on Dask
     (``pipelines/publish_flow.py``); by default the publication is one in-process task.
     """
@@ -271,13 +338,18 @@ def wijkprofiel(
     db_path = Path(out_root) / "data" / "processed" / "wijkprofiel.duckdb"
     maps_dir = Path(out_root) / "maps"
     stage = _stage_logger()
+    catalogue = load_catalogue(Path(catalogue_path)) if catalogue_path else default_catalogue()
+    roots = raw_layers(Path(raw_root) if raw_root else None, Path(out_root))
     with publication_lock(Path(out_root), wait_seconds=lock_wait_seconds):
-        stage("ingest", "bronnen ophalen (" + (", ".join(refresh) if refresh else "geen") + ") en laden uit " + str(raw_root))
-        loaded = ingest(Path(raw_root), refresh, fetch_params, db_path, fetch_options,
-                        Path(out_root) / "data" / "cache" / "ophalen")
+        what = ", ".join(refresh or []) + (" en alles met refresh in de catalogus" if refresh_catalogue else "")
+        stage("ingest", f"bronnen ophalen ({what or 'geen'}) en laden uit {' + '.join(map(str, roots))} "
+                        f"(catalogus {catalogue.path})")
+        loaded = ingest(roots, refresh, fetch_params, db_path, fetch_options,
+                        Path(out_root) / "data" / "cache" / "ophalen", catalogue, refresh_catalogue, indeling_year)
+        indeling_year = loaded.indeling_year
         check_gemeenten(loaded, gemeenten, indeling_year)
         stage("harmonise", f"omzetten naar indeling {indeling_year}")
-        loaded = harmonise_flow(InMemory(loaded), indeling_year, crosswalks)
+        loaded = harmonise_flow(InMemory(loaded), crosswalks)
         stage("validate", f"onthullingscontrole (drempel {disclosure_threshold}), quarantaine en validatie")
         loaded, validation = validate_flow(InMemory(loaded), disclosure_threshold, run_id, db_path)
         stage("compare", "vergelijkingen, trends en prioriteiten")
@@ -285,7 +357,8 @@ def wijkprofiel(
         validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id),
                                 source_status_checks(loaded, run_id)], ignore_index=True)
         stale = loaded.stale_sources
-        parameters = {"raw_root": str(raw_root), "gemeenten": gemeenten, "indeling_year": indeling_year,
+        parameters = {"raw_root": [str(r) for r in roots], "catalogue": str(catalogue.path), "gemeenten": gemeenten,
+                      "indeling_year": indeling_year, "refresh_catalogue": refresh_catalogue,
                       "disclosure_threshold": disclosure_threshold, "crosswalks": crosswalks or [],
                       "refresh": refresh or [], "fetch_params": _shown(fetch_params or {}),
                       "fetch_options": (fetch_options or FetchOptions()).model_dump()}
@@ -300,6 +373,7 @@ def wijkprofiel(
     create_markdown_artifact(key="wijkprofiel-run", markdown=summary,
                              description=_summary_description(loaded, validation, result, stale))
     return {"db_path": db_path, "maps_index": result.index, "profiles_dir": maps_dir / "profielen",
+            "indeling_year": indeling_year,
             "files": result.files, "bytes": result.total_bytes, "map_sizes": result.map_sizes,
             "stale_sources": stale, "source_status": loaded.source_status.to_dict("records")}
 

@@ -267,14 +267,57 @@ def build_kwb_table(shared: Path) -> CbsTable:
     return CbsTable("85984NED", listed, collections)
 
 
-def build_rivm_table(shared: Path, table_id: str = "50090NED") -> CbsTable:
-    """50090NED: real UntypedDataSet rows (ID order); synthetic DataProperties/TableInfos."""
+#: SYNTHETIC effective sample sizes per level for the synthetic 95 % margins (no real margins
+#: were recorded): half-width = 1.96 × sqrt(p (1 − p) / n) in percentage points
+_SYNTHETIC_N = {"Land": 400_000.0, "Gemeente": 1_500.0, "Wijk": 300.0, "Buurt": 80.0}
+
+
+def synthetic_margin_rows(header: list[str], records: list[list[str]]) -> list[list[str]]:
+    """SYNTHETIC ``Marges`` MOG0095/MBG0095 rows for recorded MW00000 rows.
+
+    The point estimates are real (50090NED); the bounds are **invented** around them
+    (:data:`_SYNTHETIC_N`), padded like the real cells (width 8, one decimal, ``'       .'``
+    where the estimate is missing), so that the wire shape equals a table with all three
+    Marges. Row IDs continue after the recorded ones.
+    """
+    marges, soort = header.index("Marges"), next(i for i, h in enumerate(header) if h.startswith("SoortRegio"))
+    topics = [i for i, h in enumerate(header) if i > 0 and h not in ("Leeftijd", "Marges", "WijkenEnBuurten", "Perioden")
+              and not h.startswith(("Gemeentenaam", "SoortRegio", "Codering"))]
+    out: list[list[str]] = []
+    next_id = max(int(r[0]) for r in records) + 1
+    for sign, key in ((-1.0, "MOG0095"), (1.0, "MBG0095")):
+        for rec in records:
+            row = list(rec)
+            row[0] = str(next_id)
+            next_id += 1
+            row[marges] = key
+            n = _SYNTHETIC_N.get(rec[soort].strip(), 300.0)
+            for i in topics:
+                cell = rec[i].strip()
+                if cell in ("", "."):
+                    continue
+                p = float(cell) / 100.0
+                bound = 100.0 * (p + sign * 1.96 * float(np.sqrt(max(p * (1 - p), 1e-4) / n)))
+                row[i] = f"{min(max(bound, 0.0), 100.0):8.1f}"
+            out.append(row)
+    return out
+
+
+def build_rivm_table(shared: Path, table_id: str = "50090NED", *, margins: bool = False) -> CbsTable:
+    """50090NED: real UntypedDataSet rows (ID order); synthetic DataProperties/TableInfos.
+
+    ``margins``: also the ``Marges`` MOG0095/MBG0095 rows, which are SYNTHETIC
+    (:func:`synthetic_margin_rows`); the table can be served under any ``table_id`` (a
+    "new" table in the real wire shape, whose values are those of 50090NED).
+    """
     path = shared / "rivm" / "50090NED_gezondheid_wijk_buurt_2012_2016_2020_UntypedDataSet_MW00000.csv.gz"
     with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader)
         records = list(reader)
     records.sort(key=lambda r: int(r[0]))
+    if margins:
+        records += synthetic_margin_rows(header, records)
     keys = [json.dumps(k) for k in header[1:]]
     encoded: dict[str, str] = {_MISSING_RIVM: "null"}
     row_json = []
@@ -303,8 +346,11 @@ def build_rivm_table(shared: Path, table_id: str = "50090NED") -> CbsTable:
                       "Decimals": 0 if is_text else 1, "Default": "Missing"}
         entry["Description"] = "synthetic DataProperties entry (built by tests/replay_server.py from the column name)"
         props.append(entry)
-    infos = [{"ID": "0", "Title": RIVM_TABLES[table_id][0], "Identifier": table_id, "Catalog": "RIVM",
-              "Summary": "synthetic TableInfos (tests/replay_server.py)", "Modified": "2022-07-01T02:00:00"}]
+    title = RIVM_TABLES[table_id][0] if table_id in RIVM_TABLES else f"Gezondheid per wijk en buurt (test, tabel {table_id})"
+    summary = "synthetic TableInfos (tests/replay_server.py)" + (
+        "; Marges MOG0095/MBG0095 are SYNTHETIC (invented around the real 50090NED estimates)" if margins else "")
+    infos = [{"ID": "0", "Title": title, "Identifier": table_id, "Catalog": "RIVM",
+              "Summary": summary, "Modified": "2022-07-01T02:00:00"}]
     collections = {
         "TableInfos": Collection.from_rows(infos),
         "UntypedDataSet": untyped,
@@ -398,7 +444,18 @@ def load_pdok_layers(shared: Path) -> PdokLayers:
     for key, name in files.items():
         with gzip.open(geo / name, "rt", encoding="utf-8") as fh:
             layers[key] = json.load(fh)["features"]
+    layers[(2021, "cbs_buurten_2021")] = _gpkg_features(geo / "pdok_cbs_buurten_2021_GM0233_ermelo_rd.gpkg")
     return PdokLayers(layers)
+
+
+def _gpkg_features(path: Path) -> list[dict[str, Any]]:
+    """The real Ermelo buurt layer of 2021 (GeoPackage, RD New) as WGS84 GeoJSON features with
+    its own attributes (snake_case, as the 2021 WFS serves them)."""
+    import pyogrio
+
+    gdf = pyogrio.read_dataframe(path).to_crs("EPSG:4326")
+    doc = json.loads(gdf.to_json(na="null", drop_id=True))
+    return list(doc["features"])
 
 
 def _fes_codes(text: str) -> list[tuple[str, str]]:

@@ -5,6 +5,11 @@ a ``wijkprofiel run`` on the embedded data, recorded on 2026-12-02 before the da
 catalogue replaced the hard-coded source lists. Loading by catalogue and manifests must not
 change a number, a class or a row of what was published before; new catalogue indicators
 without data offline add nothing.
+
+One deliberate change was applied to the recorded digest by hand (not re-recorded): since
+geometry is attached from every PDOK layer by nearest edition and code, 5 of Ermelo's 20
+buurten of indeling 2024 are drawn from the 2021 buurt map (group ``regions`` 2024/buurt/2021);
+the 2024 buurten had no geometry before. No observation, comparison or class changed.
 """
 
 from __future__ import annotations

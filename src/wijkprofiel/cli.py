@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 from wijkprofiel import __version__
-from wijkprofiel.config import Settings, default_raw_root
+from wijkprofiel.config import Settings, fetched_root, raw_layers
 from wijkprofiel.errors import ConfigError, WijkprofielError
 from wijkprofiel.sources.extract import register_extract
 from wijkprofiel.sources.fetch import add_fetch_arguments, fetch_cli, parse_source_options
-from wijkprofiel.store import list_snapshots
+from wijkprofiel.store import list_snapshots, load_catalogue
 
 __all__ = ["main", "build_parser"]
 
@@ -39,15 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="publiceer alleen deze gemeente(n) (herhaalbaar); de database blijft landelijk")
     run.add_argument("--out", type=Path, default=Path.cwd(), metavar="DIR",
                      help="uitvoermap (bevat data/processed/ en maps/); standaard de huidige map")
-    run.add_argument("--raw", type=Path, default=None, metavar="DIR", help="raw store (standaard de ingebouwde data)")
-    run.add_argument("--indeling", type=int, default=2020, choices=(2020, 2024),
-                     help="gebiedsindeling van kaarten en profielen (2020 of 2024; 2024 zet RIVM 2020 om)")
+    run.add_argument("--raw", type=Path, default=None, metavar="DIR",
+                     help="gebruik alleen deze raw store (standaard: DIR/data/fetched van --out boven de ingebouwde data)")
+    run.add_argument("--catalogus", type=Path, default=None, metavar="BESTAND",
+                     help="eigen datasetcatalogus (YAML; standaard de meegeleverde catalogus)")
+    run.add_argument("--indeling", type=int, default=None, metavar="JAAR",
+                     help="gebiedsindeling van kaarten en profielen (standaard de indeling van de nieuwste RIVM-tabel; "
+                          "andere bronnen worden erop omgezet)")
     run.add_argument("--crosswalk", type=Path, action="append", default=[], metavar="CSV",
                      help="omzettingstabel 2020→2024 (bijv. VNG grenswijzigen, adressen); herhaalbaar per niveau")
     run.add_argument("--drempel", type=int, default=10, help="onthullingsdrempel: kleinste te publiceren aantal (10)")
     run.add_argument("--cdn", action="store_true", help="laad Leaflet van een CDN in plaats van in te bouwen")
     run.add_argument("--ververs", action="append", default=[], metavar="BRON",
-                     help="haal deze bron eerst live op (herhaalbaar); mislukt ophalen → laatste snapshot, gemarkeerd als niet actueel")
+                     help="haal de datasets van deze bron uit de catalogus eerst live op (herhaalbaar; RIVM: de nieuwste "
+                          "tabel); mislukt ophalen → laatste snapshot, gemarkeerd als niet actueel")
     run.add_argument("--bron-optie", action="append", default=[], metavar="BRON.PARAMETER=WAARDE",
                      help="parameter voor het ophalen met --ververs, bijv. rivm.catalog_url=dataderden.cbs.nl (herhaalbaar)")
     run.add_argument("--ophaal-timeout", type=float, default=None, metavar="SEC", help="timeout per HTTP-verzoek")
@@ -67,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default="0 6 1 * *", help="cron-schema (standaard maandelijks: '0 6 1 * *')")
     serve.add_argument("--interval", type=float, default=None, metavar="SEC", help="interval in seconden (in plaats van cron)")
     serve.add_argument("--out", type=Path, default=Path.cwd(), metavar="DIR")
-    serve.add_argument("--raw", type=Path, default=None, metavar="DIR")
+    serve.add_argument("--raw", type=Path, default=None, metavar="DIR",
+                       help="gebruik alleen deze raw store (standaard: DIR/data/fetched van --out boven de ingebouwde data)")
+    serve.add_argument("--catalogus", type=Path, default=None, metavar="BESTAND",
+                       help="eigen datasetcatalogus; elke geplande run haalt de datasets met refresh: true opnieuw op")
+    serve.add_argument("--zonder-verversen", action="store_true",
+                       help="geplande runs halen niets op (publiceren alleen wat in de raw store staat)")
     serve.add_argument("--naam", default="wijkprofiel-maandelijks", help="naam van de deployment")
     serve.add_argument("--gemeente", action="append", default=[], metavar="GMxxxx")
     serve.add_argument("--poort", type=int, default=DEFAULT_PORT, metavar="POORT",
@@ -78,9 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     ext = sub.add_parser("extract", help="registreer een eigen extract (CSV/Parquet + YAML-schema) in de raw store")
     ext.add_argument("data", type=Path, help="CSV- of Parquet-bestand")
     ext.add_argument("schema", type=Path, help="YAML-schema (regiocode, periode, teller/noemer of waarde, indicator)")
-    ext.add_argument("--raw", type=Path, default=None, metavar="DIR")
+    ext.add_argument("--raw", type=Path, default=None, metavar="DIR",
+                     help="raw store om in te schrijven (standaard ./data/fetched)")
     src = sub.add_parser("sources", help="toon de bronnen en snapshots in de raw store")
     src.add_argument("--raw", type=Path, default=None, metavar="DIR")
+    src.add_argument("--out", type=Path, default=Path.cwd(), metavar="DIR",
+                     help="uitvoermap waarvan DIR/data/fetched boven de ingebouwde data getoond wordt")
     return parser
 
 
@@ -95,9 +108,17 @@ def _prefect_defaults(ui: bool = False) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def _catalogue_path(path: Path | None) -> str | None:
+    """Validate a user catalogue at start-up (every problem named at once); its absolute path."""
+    if path is None:
+        return None
+    load_catalogue(path)
+    return str(Path(path).resolve())
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = Settings(
-        raw_root=args.raw or default_raw_root(),
+        raw_root=args.raw,
         out_root=args.out.resolve(),
         gemeenten=tuple(args.gemeente),
         indeling_year=args.indeling,
@@ -113,9 +134,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.dask_workers < 0:
         msg = f"--dask-workers must be 0 (threads) or a number of worker processes, got {args.dask_workers}"
         raise ConfigError(msg)
-    if not settings.raw_root.is_dir():
-        msg = f"raw store {settings.raw_root} does not exist; expected data/raw with source snapshots"
+    if settings.raw_root is not None and not settings.raw_root.is_dir():
+        msg = f"raw store {settings.raw_root} does not exist; expected a directory with source snapshots (data/raw)"
         raise ConfigError(msg)
+    catalogue_path = _catalogue_path(args.catalogus)
     _prefect_defaults()
     from pydantic import ValidationError
 
@@ -142,11 +164,13 @@ def _run(args: argparse.Namespace) -> int:
         fetch_options=options,
         dask_address=args.dask_adres,
         dask_workers=args.dask_workers,
+        catalogue_path=catalogue_path,
     )
     seconds = time.perf_counter() - started
     sizes = result["map_sizes"]
     print()
-    print(f"Klaar in {seconds:.1f} s.")
+    print(f"Klaar in {seconds:.1f} s (indeling {result['indeling_year']}"
+          + (")." if args.indeling else ", de indeling van de nieuwste RIVM-tabel)."))
     print(f"  DuckDB-database : {result['db_path']}")
     print(f"  Kaarten (index) : {result['maps_index']}")
     print(f"  Profieltabellen : {result['profiles_dir']} (HTML en CSV per wijk)")
@@ -236,8 +260,8 @@ def _dashboard_url(api_url: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = Settings(raw_root=args.raw or default_raw_root(), out_root=args.out.resolve(),
-                        gemeenten=tuple(args.gemeente))
+    settings = Settings(raw_root=args.raw, out_root=args.out.resolve(), gemeenten=tuple(args.gemeente))
+    catalogue_path = _catalogue_path(args.catalogus)
     _prefect_defaults(ui=True)
     server = None if os.environ.get("PREFECT_API_URL") else _start_local_server(args.poort)
     from pipelines.wijkprofiel_flow import wijkprofiel
@@ -251,8 +275,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         wijkprofiel.serve(
             name=args.naam,
-            parameters={"raw_root": str(settings.raw_root), "out_root": str(settings.out_root),
-                        "gemeenten": list(settings.gemeenten) or None, "lock_wait_seconds": 600.0},
+            parameters={"raw_root": str(settings.raw_root) if settings.raw_root else None,
+                        "out_root": str(settings.out_root), "gemeenten": list(settings.gemeenten) or None,
+                        "lock_wait_seconds": 600.0, "catalogue_path": catalogue_path,
+                        "refresh_catalogue": not args.zonder_verversen},
             **schedule,  # type: ignore[arg-type]
         )
     finally:
@@ -266,15 +292,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _sources(args: argparse.Namespace) -> int:
-    root = args.raw or default_raw_root()
-    snaps = list_snapshots(root)
-    if not snaps:
-        print(f"Geen snapshots in {root}.")
+    roots = raw_layers(args.raw, Path(args.out).resolve())
+    shown = 0
+    for root in roots:
+        snaps = list_snapshots(root)
+        print(f"Raw store: {root}" + ("" if snaps else " (leeg)"))
+        for s in snaps:
+            m = s.manifest
+            print(f"  {s.source:9s} {s.dataset:26s} {s.snapshot_id}  {m.get('retrieved_at', '')}  {m.get('licence', '')}")
+        shown += len(snaps)
+    if not shown:
+        print("Geen snapshots.")
         return 1
-    print(f"Raw store: {root}")
-    for s in snaps:
-        m = s.manifest
-        print(f"  {s.source:8s} {s.dataset:24s} {s.snapshot_id}  {m.get('retrieved_at', '')}  {m.get('licence', '')}")
     return 0
 
 
@@ -290,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             return fetch_cli(args)
         if args.command == "extract":
-            snap = register_extract(args.data, args.schema, args.raw or default_raw_root())
+            snap = register_extract(args.data, args.schema, args.raw or fetched_root(Path.cwd()))
             print(f"Geregistreerd: {snap.path}")
             return 0
         return _sources(args)

@@ -9,15 +9,15 @@ from pathlib import Path
 
 from wijkprofiel.errors import ConfigError
 
-__all__ = ["Settings", "default_raw_root", "validate_gemeentecodes", "GEMEENTECODE"]
+__all__ = ["Settings", "default_raw_root", "fetched_root", "raw_layers", "validate_gemeentecodes", "GEMEENTECODE"]
 
 GEMEENTECODE = re.compile(r"GM\d{4}")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_raw_root() -> Path:
-    """The raw store: ``$WIJKPROFIEL_RAW``, else ``./data/raw``, else the embedded default
-    of the source checkout this package was installed from."""
+    """The seed of the raw store (read only): ``$WIJKPROFIEL_RAW``, else ``./data/raw``, else
+    the embedded default of the source checkout this package was installed from."""
     env = os.environ.get("WIJKPROFIEL_RAW")
     if env:
         return Path(env)
@@ -25,6 +25,20 @@ def default_raw_root() -> Path:
     if local.is_dir():
         return local
     return _PACKAGE_ROOT / "data" / "raw"
+
+
+def fetched_root(out_root: Path) -> Path:
+    """The writable raw store of an output directory: ``<out>/data/fetched`` (live fetches,
+    registered extracts). The embedded seed data is never written to."""
+    return Path(out_root) / "data" / "fetched"
+
+
+def raw_layers(raw_root: Path | None, out_root: Path) -> list[Path]:
+    """The raw store a run reads: ``raw_root`` alone when given (``--raw``), else the writable
+    store of ``out_root`` above the seed (:func:`default_raw_root`)."""
+    if raw_root is not None:
+        return [Path(raw_root)]
+    return [fetched_root(out_root), default_raw_root()]
 
 
 def validate_gemeentecodes(codes: list[str] | None) -> list[str]:
@@ -45,10 +59,10 @@ def validate_gemeentecodes(codes: list[str] | None) -> list[str]:
 class Settings:
     """Where everything lives, and the run parameters."""
 
-    raw_root: Path = field(default_factory=default_raw_root)
+    raw_root: Path | None = None
     out_root: Path = field(default_factory=Path.cwd)
     gemeenten: tuple[str, ...] = ()
-    indeling_year: int = 2020
+    indeling_year: int | None = None
     disclosure_threshold: int = 10
     self_contained: bool = True
     crosswalks: tuple[Path, ...] = ()
@@ -70,15 +84,15 @@ class Settings:
 
     def __post_init__(self) -> None:
         validate_gemeentecodes(list(self.gemeenten))
-        if self.indeling_year not in (2020, 2024):
-            msg = f"indeling must be 2020 or 2024 (the indelingen with embedded regions), got {self.indeling_year}"
+        if self.indeling_year is not None and not 1990 <= self.indeling_year <= 2100:
+            msg = f"indeling must be a year such as 2020 or 2024, got {self.indeling_year}"
             raise ConfigError(msg)
         missing = [str(p) for p in self.crosswalks if not Path(p).is_file()]
         if missing:
             msg = f"crosswalk file(s) not found: {', '.join(missing)}; expected CSV files (from_code,to_code,weight or VNG grenswijzigen format)"
             raise ConfigError(msg)
-        if self.crosswalks and self.indeling_year == 2020:
-            msg = "--crosswalk only applies with --indeling 2024 (RIVM 2020 values are moved onto indeling 2024)"
+        if self.crosswalks and self.indeling_year is None:
+            msg = "--crosswalk needs --indeling YEAR (the crosswalk moves RIVM values onto that indeling)"
             raise ConfigError(msg)
         if self.disclosure_threshold < 1:
             msg = f"disclosure threshold must be ≥ 1, got {self.disclosure_threshold}"

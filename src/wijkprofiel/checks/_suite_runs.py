@@ -26,11 +26,11 @@ from wijkprofiel.checks._row_checks import EXPECTED_COUNTS
 from wijkprofiel.checks._suites import (
     KNOWN_DEVIATIONS,
     LEVELS,
-    _indicator_columns,
     comparisons_publish_suite,
     kwb_suite,
     pdok_suite,
     regions_suite,
+    rivm_indicator_columns,
     rivm_suite,
     vektis_suite,
 )
@@ -46,15 +46,21 @@ def _constant_counts(frame: pd.DataFrame, year: int) -> Callable[[str], pd.Serie
 
 
 def _prepare_rivm(frame: pd.DataFrame, ctx: dict[str, Any]) -> Prepared:
-    block = ["period", "population_group"]
-    helpers = level_counts(frame, block, LEVELS, _constant_counts(frame, int(ctx.pop("indeling_year", 2020))))
-    helpers["aandeel_leeg_per_blok"] = empty_share(frame, block, [c for c in _indicator_columns() if c in frame.columns])
+    block = ["period", "population_group", "estimate"]
+    year = int(ctx.pop("indeling_year", 2020))
+    # a selection of gemeenten (subset snapshot) has its own counts: only one land row is expected
+    counts = (_constant_counts(frame, year) if not ctx.pop("subset", False)
+              else (lambda level: pd.Series(np.nan, index=frame.index)))
+    helpers = level_counts(frame, block, LEVELS, counts)
+    helpers["aandeel_leeg_per_blok"] = empty_share(frame, block, list(rivm_indicator_columns(frame)))
     return Prepared(frame.assign(**helpers), ["region_code", "period", "population_group", "estimate"], list(helpers), [])
 
 
 def _prepare_kwb(frame: pd.DataFrame, ctx: dict[str, Any]) -> Prepared:
     year = int(ctx.pop("indeling_year", 2024))
-    helpers = level_counts(frame, [], LEVELS, _constant_counts(frame, year))
+    counts = (_constant_counts(frame, year) if not ctx.pop("subset", False)
+              else (lambda level: pd.Series(np.nan, index=frame.index)))
+    helpers = level_counts(frame, [], LEVELS, counts)
     if has_columns(frame, ["level", "region_code", "gemeentecode", "AantalInwoners"]):
         wijk = frame[frame["level"] == "wijk"].groupby("gemeentecode")["AantalInwoners"].agg(["sum", "size"])
         is_gm = (frame["level"] == "gemeente").fillna(False).to_numpy(dtype=bool)
@@ -137,8 +143,8 @@ def _prepare_comparisons(frame: pd.DataFrame, ctx: dict[str, Any]) -> Prepared:
 
 #: suite name -> (builder, prepare step, accepted context keys, number of Python checks)
 SUITES: dict[str, tuple[Callable[[], Any], Callable[[pd.DataFrame, dict[str, Any]], Prepared], frozenset[str], int]] = {
-    "rivm": (rivm_suite, _prepare_rivm, frozenset({"indeling_year"}), 0),
-    "kwb": (kwb_suite, _prepare_kwb, frozenset({"indeling_year"}), 0),
+    "rivm": (rivm_suite, _prepare_rivm, frozenset({"indeling_year", "subset"}), 0),
+    "kwb": (kwb_suite, _prepare_kwb, frozenset({"indeling_year", "subset"}), 0),
     "vektis": (vektis_suite, _prepare_vektis, frozenset(), 0),
     "pdok": (pdok_suite, _prepare_pdok, frozenset(), 1),
     "regions": (regions_suite, _prepare_regions,
@@ -147,13 +153,15 @@ SUITES: dict[str, tuple[Callable[[], Any], Callable[[pd.DataFrame, dict[str, Any
 }
 
 
-_BUILT: dict[str, Any] = {}
+_BUILT: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
-def _suite(name: str) -> Any:
-    if name not in _BUILT:
-        _BUILT[name] = SUITES[name][0]()
-    return _BUILT[name]
+def _suite(name: str, columns: tuple[str, ...] = ()) -> Any:
+    """The suite, built once per name (and, for ``rivm``, per set of indicator columns)."""
+    key = (name, columns)
+    if key not in _BUILT:
+        _BUILT[key] = SUITES[name][0](columns) if name == "rivm" else SUITES[name][0]()
+    return _BUILT[key]
 
 
 def comparisons_publish_frame(comparisons: pd.DataFrame, observations: pd.DataFrame, *, indeling_year: int,
@@ -202,6 +210,7 @@ def validate_frame(suite_name: str, frame: pd.DataFrame, *, source: str, **conte
         The ``source`` value of the result rows (e.g. ``"rivm"``, ``"pdok/wijken_2024"``).
     **context
         ``rivm``/``kwb``: ``indeling_year`` (default 2020 / 2024) for the expected counts;
+        ``rivm``/``kwb``: ``subset`` (a selection of gemeenten: no expected counts per level);
         ``regions``: ``target_indeling`` (default 2020), ``harmonisation_report`` (frame),
         ``levels`` (default gemeente, wijk), ``with_data`` (region codes with data; default
         all regions of those levels).
@@ -228,7 +237,8 @@ def validate_frame(suite_name: str, frame: pd.DataFrame, *, source: str, **conte
         msg = f"suite {suite_name!r}: unknown context {unknown}; accepted: {sorted(accepted) or 'none'}"
         raise ConfigError(msg)
     prepared = prepare(frame, dict(context))
-    results = run_suite(_suite(suite_name), prepared.frame, prepared.ids)
+    columns = rivm_indicator_columns(frame) if suite_name == "rivm" else ()
+    results = run_suite(_suite(suite_name, columns), prepared.frame, prepared.ids)
     extra = [{**row, "source": source} for row in prepared.extra]
     dtypes = {str(c): str(t) for c, t in prepared.frame.dtypes.items()}
     return result_rows(results, source, prepared.helpers, dtypes) + extra
@@ -243,4 +253,8 @@ def suite_sizes() -> dict[str, int]:
         Suite name → GX expectations plus checks done in Python (pdok: the CRS); equal to the
         number of rows :func:`validate_frame` returns for that suite.
     """
-    return {name: len(_suite(name).expectations) + spec[3] for name, spec in SUITES.items()}
+    from wijkprofiel.store import default_catalogue
+
+    rivm = tuple(dict.fromkeys(default_catalogue().keys("rivm_gezondheidsmonitor").values()))
+    return {name: len(_suite(name, rivm if name == "rivm" else ()).expectations) + spec[3]
+            for name, spec in SUITES.items()}

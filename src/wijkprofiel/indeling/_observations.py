@@ -21,6 +21,9 @@ from wijkprofiel.indeling._harmonise import harmonise
 
 __all__ = ["crosswalk_level_from_file", "read_user_crosswalk", "harmonise_observations"]
 
+#: kept for regions copied unchanged (exact); a region built from several is a weighted mean
+#: whose interval and counts are not known, so they stay NULL there
+_CARRIED = ("ci_lower", "ci_upper", "numerator", "denominator")
 _LEVEL_HINTS = {"buurtcode": "buurt", "wijkcode": "wijk", "gemeentecode": "gemeente"}
 _PREFIX = {"BU": "buurt", "WK": "wijk", "GM": "gemeente"}
 
@@ -127,7 +130,7 @@ def harmonise_observations(
         sole = set(cw.loc[receivers == 1, "to_code"])
         unchanged = set(same) & sole
         copied = part[part["region_code"].isin(unchanged)]
-        out.append(copied[["region_code", *keys, "value"]].assign(
+        out.append(copied[["region_code", *keys, "value", *_CARRIED]].assign(
             harmonised_from=copied["region_code"].to_numpy(), quality="exact", coverage=1.0))
         changed = part[~part["region_code"].isin(unchanged)]
         if changed.empty:
@@ -144,7 +147,7 @@ def harmonise_observations(
     land_src = source_regions.loc[source_regions["level"] == "land", "region_code"]
     land_tgt = target_regions.loc[target_regions["level"] == "land", "region_code"]
     if len(land_src) == 1 and len(land_tgt) == 1:
-        land = obs[obs["region_code"] == land_src.iloc[0]][["region_code", *keys, "value"]]
+        land = obs[obs["region_code"] == land_src.iloc[0]][["region_code", *keys, "value", *_CARRIED]]
         out.append(land.assign(region_code=land_tgt.iloc[0], harmonised_from=land_src.iloc[0],
                                quality="exact", coverage=1.0))
     moved_all = pd.concat(out, ignore_index=True)
@@ -156,10 +159,7 @@ def harmonise_observations(
         "period": moved_all["period"].astype("int64"),
         "population_group": moved_all["population_group"],
         "value": moved_all["value"].astype("float64"),
-        "ci_lower": np.nan,
-        "ci_upper": np.nan,
-        "numerator": np.nan,
-        "denominator": np.nan,
+        **{col: moved_all[col].astype("float64") if col in moved_all else np.nan for col in _CARRIED},
         "suppressed": False,
         "source_id": meta.reindex(pd.MultiIndex.from_frame(moved_all[keys])).to_numpy(),
         "harmonised_from": moved_all["harmonised_from"].astype(str),

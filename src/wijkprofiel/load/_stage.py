@@ -25,23 +25,27 @@ from wijkprofiel.compare import intervals_from_counts
 from wijkprofiel.errors import SourceError, WijkprofielError
 from wijkprofiel.indeling import gemeente_crosswalk, harmonise_loaded
 from wijkprofiel.indicators import Indicator, indicator_table
+from wijkprofiel.load._catalogue_tables import load_cbs_tables, load_kwb_tables, load_wsjg
+from wijkprofiel.load._discovery import RawRoots, SnapshotInfo, as_roots, discover_snapshots
+from wijkprofiel.load._geometry_layers import (
+    assemble_regions,
+    geometry_summary,
+    load_geometry_layers,
+)
 from wijkprofiel.load._ingest import (
     SourceLoad,
-    assemble_regions,
     gemeente_reference,
     load_extracts,
-    load_geometry,
-    load_kwb,
-    load_rivm,
     load_vektis,
 )
+from wijkprofiel.load._rivm_tables import load_rivm_tables, rivm_candidates, rivm_indeling
 from wijkprofiel.load._vektis_standardised import load_vektis_standardised
-from wijkprofiel.store import list_snapshots
+from wijkprofiel.store import Catalogue, default_catalogue, list_snapshots
 
 #: what can go wrong reading one source's raw snapshot (corrupt gzip, truncated CSV, …)
 _SOURCE_ERRORS = (WijkprofielError, OSError, EOFError, UnicodeDecodeError, ValueError, KeyError)
 
-__all__ = ["Loaded", "load_sources", "load_raw", "mark_fetch_failures", "source_summary"]
+__all__ = ["Loaded", "load_sources", "load_raw", "target_indeling_of", "mark_fetch_failures", "source_summary"]
 
 
 @dataclass
@@ -60,6 +64,10 @@ class Loaded:
     checks: list[dict[str, object]] = field(default_factory=list)
     #: parsed PDOK layers by dataset (what :func:`harmonise_loaded` needs for the gemeente overlay)
     geometries: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
+    #: the target indeling (default: that of the newest RIVM table in the raw store)
+    indeling_year: int = 2020
+    #: the dataset catalogue the load was made with
+    catalogue: Catalogue | None = field(default=None, repr=False)
 
     @property
     def stale_sources(self) -> list[str]:
@@ -73,41 +81,54 @@ class Loaded:
             self.per_source = {"all": self.observations}
 
 
-def load_sources(raw_root: Path, *, target_indeling: int = 2020,
-                 crosswalk_paths: Sequence[Path] = (), previous_db: Path | None = None) -> Loaded:
-    """Parse the latest snapshot of every source and harmonise onto ``target_indeling``.
+def load_sources(raw_root: RawRoots, *, target_indeling: int | None = None,
+                 crosswalk_paths: Sequence[Path] = (), previous_db: Path | None = None,
+                 catalogue: Catalogue | None = None) -> Loaded:
+    """Parse the raw store and harmonise onto ``target_indeling`` (default: the indeling of
+    the newest RIVM table present).
 
     The two steps :func:`load_raw` and :func:`harmonise_loaded` in one call (the flows in
     ``pipelines/`` call them as separate stages).
     """
-    return harmonise_loaded(load_raw(raw_root, previous_db=previous_db), target_indeling, crosswalk_paths)
+    loaded = load_raw(raw_root, previous_db=previous_db, catalogue=catalogue, target_indeling=target_indeling)
+    return harmonise_loaded(loaded, loaded.indeling_year, crosswalk_paths)
 
 
-def load_raw(raw_root: Path, *, previous_db: Path | None = None) -> Loaded:
-    """Parse the latest snapshot of every source in the raw store into warehouse frames.
+def target_indeling_of(infos: Sequence[SnapshotInfo], catalogue: Catalogue) -> int | None:
+    """The indeling of the newest RIVM table in the raw store (None without RIVM data)."""
+    ranked, _ = rivm_candidates(infos, catalogue)
+    return rivm_indeling(ranked[0], catalogue) if ranked else None
 
-    Every source on its native indeling (RIVM 2020, KWB 2024; Vektis on both, see
-    :func:`wijkprofiel.load.load_vektis`); :func:`harmonise_loaded` then converts RIVM
-    onto the target indeling and completes ``harmonisation_report``.
 
-    Each source is read on its own: when one cannot be read (truncated or corrupt file,
-    renamed column, …) its rows from ``previous_db`` (the last good warehouse) stay live and
-    the source is marked *stale* in ``source_status``; without previous data it is marked
-    *failed* and left out. Without usable RIVM and KWB data no warehouse can be built and a
-    SourceError lists every failure.
+def load_raw(raw_root: RawRoots, *, previous_db: Path | None = None, catalogue: Catalogue | None = None,
+             target_indeling: int | None = None) -> Loaded:
+    """Parse the raw store into warehouse frames, decided by the catalogue and the manifests.
+
+    ``raw_root`` is one directory or layers (fetched data first, the embedded seed below);
+    every dataset's newest snapshot is discovered by its manifest and checked against it
+    (sha256) before it is read. Each source on its native indeling: RIVM per gemeente from
+    the newest table covering it (with its 95 % margins), KWB of the target indeling (else
+    the newest), geometry of every PDOK layer, Vektis on 2020/2024, CBS tables and WSJG on
+    their catalogue indeling, own extracts; :func:`harmonise_loaded` then converts onto the
+    target indeling (``target_indeling``; default the indeling of the newest RIVM table).
+
+    Each source is read on its own: when one cannot be read (corrupt or changed snapshot,
+    truncated file, renamed column, …) its rows from ``previous_db`` (the last good
+    warehouse) stay live and the source is marked *stale* in ``source_status``; without
+    previous data it is marked *failed* and left out. Without usable RIVM and KWB data no
+    warehouse can be built and a SourceError lists every failure.
     """
-    raw_root = Path(raw_root)
+    roots = as_roots(raw_root)
+    catalogue = catalogue or default_catalogue()
+    infos = discover_snapshots(roots)
+    target = target_indeling or target_indeling_of(infos, catalogue) or 2020
     statuses: list[dict[str, object]] = []
     failures: list[str] = []
-
     checks: list[dict[str, object]] = []
 
-    def guarded(source: str, load: Callable[[], SourceLoad],
-                suite: tuple[str, dict[str, object]] | None = None) -> SourceLoad | None:
+    def guarded(source: str, load: Callable[[], SourceLoad]) -> SourceLoad | None:
         try:
             result = load()
-            if suite is not None and result.wide is not None:
-                result.checks.extend(validate_frame(suite[0], result.wide, source=source, **suite[1]))
             checks.extend(result.checks)
             raise_on_errors(result.checks)  # an error-level expectation blocks this source only
         except _SOURCE_ERRORS as exc:
@@ -124,14 +145,14 @@ def load_raw(raw_root: Path, *, previous_db: Path | None = None) -> Loaded:
         statuses.append(status_row(source, "ok", "", _data_date(result.sources)))
         return result
 
-    rivm = guarded("rivm", lambda: load_rivm(raw_root), ("rivm", {"indeling_year": 2020}))
-    kwb = guarded("cbs_kwb", lambda: load_kwb(raw_root), ("kwb", {"indeling_year": 2024}))
+    rivm = guarded("rivm", lambda: load_rivm_tables(infos, catalogue))
+    kwb = guarded("cbs_kwb", lambda: load_kwb_tables(infos, catalogue, target))
     if rivm is None or kwb is None:
         msg = "cannot build the warehouse: no usable data and no previous warehouse for:\n" + "\n".join(
             f"  - {f}" for f in failures)
         raise SourceError(msg)
     try:
-        geometries, geo_rows = load_geometry(raw_root)
+        geometries, geo_rows = load_geometry_layers(infos)
         geo_checks = [row for name, gdf in geometries.items()
                       for row in validate_frame("pdok", gdf, source=f"pdok/{name}")]
         checks.extend(geo_checks)
@@ -153,19 +174,24 @@ def load_raw(raw_root: Path, *, previous_db: Path | None = None) -> Loaded:
             geography.extend([gemeente_reference(geometries), gemeente_crosswalk(geometries)])
         return geography[0], geography[1]
 
-    vektis = guarded("vektis", lambda: load_vektis(raw_root, *vektis_geography(), land))
+    has = {i.source for i in infos}
+    vektis = guarded("vektis", lambda: load_vektis(roots, *vektis_geography(), land,
+                                                  indicators=catalogue.family("vektis_zvw"))) if "vektis" in has else None
     if vektis is None:
         vektis = SourceLoad("vektis", pd.DataFrame(columns=rivm.observations.columns))
     std = guarded("vektis_std", lambda: SourceLoad("vektis_std", load_vektis_standardised(
-        raw_root, *vektis_geography(), land)))
+        roots, *vektis_geography(), land))) if "vektis" in has else None
     extract_indicators: list[Indicator] = []
 
     def extracts() -> SourceLoad:
-        load, found = load_extracts(raw_root)
+        load, found = load_extracts(roots, catalogue)
         extract_indicators.extend(found)
         return load
 
-    own = guarded("extract", extracts) if list_snapshots(raw_root, "extract") else None
+    own = guarded("extract", extracts) if "extract" in has else None
+    so_far = pd.concat([rivm.observations, kwb.observations], ignore_index=True)
+    tables = guarded("cbs_table", lambda: load_cbs_tables(infos, catalogue, so_far)) if "cbs_table" in has else None
+    wsjg = guarded("wsjg", lambda: load_wsjg(infos, catalogue)) if "wsjg" in has else None
     report = []
     no_geo = regions[(regions["indeling_year"] == 2020) & (regions["level"] == "wijk") & regions["geometry"].isna()]
     report.append(pd.DataFrame({
@@ -174,22 +200,29 @@ def load_raw(raw_root: Path, *, previous_db: Path | None = None) -> Loaded:
     }))
     if vektis.unmatched is not None and len(vektis.unmatched):
         report.append(vektis.unmatched.assign(from_year=2019, to_year=2024)[["code", "level", "from_year", "to_year", "source", "reason"]])
+    indicators = indicator_table(catalogue.indicators, extract_indicators, catalogue.themes)
     per_source = {"rivm": rivm.observations, "cbs_kwb": kwb.observations, "vektis": vektis.observations,
                   "vektis_std": std.observations if std is not None else pd.DataFrame(),
-                  "extract": (intervals_from_counts(own.observations, indicator_table(extract_indicators))
-                              if own is not None and len(own.observations) else pd.DataFrame())}
+                  "extract": (intervals_from_counts(own.observations, indicators)
+                              if own is not None and len(own.observations) else pd.DataFrame()),
+                  "cbs_table": tables.observations if tables is not None else pd.DataFrame(),
+                  "wsjg": wsjg.observations if wsjg is not None else pd.DataFrame()}
     per_source = {k: v for k, v in per_source.items() if len(v)}
+    extra = [x for x in (own, tables, wsjg) if x is not None]
     return Loaded(
         regions=regions,
         observations=pd.concat(per_source.values(), ignore_index=True),
-        sources=pd.DataFrame(rivm.sources + kwb.sources + geo_rows + vektis.sources + (own.sources if own else [])),
+        sources=pd.DataFrame(rivm.sources + kwb.sources + geo_rows + vektis.sources
+                             + [row for x in extra for row in x.sources]),
         source_status=pd.DataFrame(statuses),
-        indicators=indicator_table(extract_indicators),
+        indicators=indicators,
         harmonisation_report=pd.concat(report, ignore_index=True),
-        notes=rivm.notes + kwb.notes + vektis.notes,
+        notes=rivm.notes + kwb.notes + vektis.notes + [n for x in extra for n in x.notes] + geometry_summary(regions),
         checks=checks,
         per_source=per_source,
         geometries=geometries,
+        indeling_year=target,
+        catalogue=catalogue,
     )
 
 
@@ -213,12 +246,12 @@ def _restore_geometry(regions: pd.DataFrame, previous: pd.DataFrame | None) -> p
     return out
 
 
-def mark_fetch_failures(loaded: Loaded, failures: dict[str, str], raw_root: Path | None = None) -> Loaded:
+def mark_fetch_failures(loaded: Loaded, failures: dict[str, str], raw_root: RawRoots | None = None) -> Loaded:
     """Mark sources whose live fetch failed (source → message) as *stale*.
 
     Their data is that of the last good snapshot in the raw store, so ``data_date`` stays
-    the date of that snapshot. A source the load stage does not read (e.g. ``wsjg``) gets a
-    *failed* row, dated by its latest snapshot in ``raw_root`` when there is one.
+    the date of that snapshot. A source without loaded data (nothing in the raw store yet)
+    gets a *failed* row, dated by its latest snapshot in ``raw_root`` when there is one.
     """
     if not failures:
         return loaded
@@ -231,7 +264,8 @@ def mark_fetch_failures(loaded: Loaded, failures: dict[str, str], raw_root: Path
             status.loc[hit, "message"] = message
             continue
         dates = [str(snap.manifest.get("retrieved_at", ""))[:10]
-                 for snap in (list_snapshots(raw_root, source) if raw_root is not None else [])]
+                 for root in (as_roots(raw_root) if raw_root is not None else [])
+                 for snap in list_snapshots(root, source)]
         status = pd.concat([status, pd.DataFrame([status_row(source, "failed", message, max(dates, default=""))])],
                            ignore_index=True)
     return replace(loaded, source_status=status)

@@ -46,7 +46,7 @@ def kwb_buurten(raw_root: Path | None = None) -> tuple[list[str], npt.NDArray[np
     suppressed), for skewed synthetic buurt sizes.
     """
     from wijkprofiel.config import default_raw_root
-    from wijkprofiel.load._ingest import load_kwb
+    from wijkprofiel.load._catalogue_tables import load_kwb
 
     kwb = load_kwb(Path(raw_root) if raw_root is not None else default_raw_root())
     regions = kwb.regions

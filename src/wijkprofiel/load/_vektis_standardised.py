@@ -8,16 +8,16 @@ hands them to the pure derivations ``standardise_costs`` and ``standardised_obse
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pandas as pd
 
 from wijkprofiel.compare import standardise_costs, standardised_observations
 from wijkprofiel.errors import ConfigError
 from wijkprofiel.indeling import complete_crosswalk, harmonise, resolve_gemeentecodes
+from wijkprofiel.load._discovery import RawRoots, as_roots, check_snapshots, snapshot_root
 from wijkprofiel.load._ingest import OBSERVATION_COLUMNS, VEKTIS_PARTS, source_row
 from wijkprofiel.sources.vektis import parse_vektis_zvw
-from wijkprofiel.store import list_snapshots
+from wijkprofiel.store import latest_snapshots
 
 __all__ = ["stratified_costs", "load_vektis_standardised"]
 
@@ -62,7 +62,7 @@ def _per_region(strata: pd.DataFrame, code_col: str) -> pd.DataFrame:
 
 
 def load_vektis_standardised(
-    raw_root: Path,
+    raw_root: RawRoots,
     reference: pd.DataFrame,
     crosswalk_2024: pd.DataFrame,
     land_codes: dict[int, str],
@@ -80,12 +80,13 @@ def load_vektis_standardised(
     native_years = {2018: 2020} if native_years is None else native_years
     targets = sorted(set(reference.loc[reference["year"] == 2024, "gemeentecode"]))
     frames: list[pd.DataFrame] = []
-    for snap in list_snapshots(raw_root, "vektis"):
-        if not snap.dataset.startswith("zvw_gemeente_"):
-            continue
+    roots = as_roots(raw_root)
+    snapshots = [s for s in latest_snapshots(roots, "vektis") if s.dataset.startswith("zvw_gemeente_")]
+    check_snapshots(snapshots)
+    for snap in snapshots:
         year = int(snap.dataset.rsplit("_", 1)[1])
         parsed = parse_vektis_zvw(snap.path / "zvw_gemeente.csv.gz", year)
-        source_id = str(source_row(snap, Path(raw_root))["source_id"])
+        source_id = str(source_row(snap, snapshot_root(snap, roots))["source_id"])
         named = parsed.loc[~parsed["is_residual"], "gemeentenaam"].dropna().unique()
         parsed["gemeentecode"] = parsed["gemeentenaam"].map(resolve_gemeentecodes(named, reference))
         strata = stratified_costs(parsed)

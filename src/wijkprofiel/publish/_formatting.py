@@ -40,3 +40,18 @@ def _fmt(values: Any, digits: Any, signed: bool = False) -> NDArray[np.object_]:
 @cache
 def _e(text: str) -> str:
     return html.escape(text)
+
+
+def theme_labels(indicators: Any) -> dict[str, str]:
+    """Theme id → Dutch label in display order, from the warehouse ``indicators`` table
+    (``theme_label``/``theme_order`` written from the catalogue); a warehouse without those
+    columns falls back to the shipped catalogue's themes."""
+    from wijkprofiel.indicators import default_themes
+
+    if "theme_label" not in indicators.columns or indicators["theme_label"].isna().all():
+        known = dict(default_themes())
+        extra = [t for t in dict.fromkeys(indicators["theme"].astype(str)) if t not in known]
+        return {**known, **{t: t for t in extra}}
+    rows = indicators[["theme", "theme_label", "theme_order"]].drop_duplicates("theme")
+    rows = rows.sort_values("theme_order", kind="stable")
+    return {str(t): str(label if isinstance(label, str) else t) for t, label in zip(rows["theme"], rows["theme_label"], strict=True)}

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from wijkprofiel.indicators import POPULATION_GROUPS, THEMES
+from wijkprofiel.indicators import POPULATION_GROUPS
 from wijkprofiel.publish._class_styles import (
     CLASS_COLORS,
     CLASS_LABELS_NL,
@@ -42,6 +42,7 @@ from wijkprofiel.publish._class_styles import (
     SIGNIFICANCE_METHODS,
     class_phrase,
 )
+from wijkprofiel.publish._formatting import theme_labels
 from wijkprofiel.publish._map_page import (
     leaflet_assets,
     render_map_page,
@@ -227,7 +228,7 @@ def map_payload(
              "digits": unit_digits(str(r.unit))}
             for r in ind.itertuples()
         ],
-        "themes": [[k, v] for k, v in THEMES.items()],
+        "themes": [[k, v] for k, v in theme_labels(ind).items()],
         "groups": dict(POPULATION_GROUPS),
         "nl": [None if np.isnan(v) else round(float(v), d) for v, d in zip(table.nl_value[keep], digits, strict=True)],
         "val": _encode_values(value, dig, sup),

@@ -23,11 +23,12 @@ import pyarrow.compute as pc
 from markupsafe import Markup
 from numpy.typing import NDArray
 
-from wijkprofiel.indicators import POPULATION_GROUPS, THEMES
+from wijkprofiel.indicators import POPULATION_GROUPS
 from wijkprofiel.publish._formatting import (
     _e,
     _fmt,
     _nan,
+    theme_labels,
 )
 from wijkprofiel.publish._maps import (
     CLASS_LABELS_NL,
@@ -100,7 +101,8 @@ def profile_table(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
     """
     ind = indicators.set_index(indicators["indicator_id"].astype(str))
     iid = rows["indicator_id"].astype(str)
-    theme_pos = {k: i for i, k in enumerate(THEMES)}
+    themes = theme_labels(indicators)
+    theme_pos = {k: i for i, k in enumerate(themes)}
     codes, uniq = pd.factorize(iid)  # map the few distinct indicators, then take per row
     per_ind = pd.Series(uniq, dtype=iid.dtype)
     t = rows.assign(indicator_id=iid, _t=_take_mapped(per_ind.map(ind["theme"]).map(theme_pos), codes, rows.index),
@@ -112,7 +114,7 @@ def profile_table(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
     g_codes, g_uniq = pd.factorize(group)
     out = pd.DataFrame({
         "region_code": t["region_code"].astype(str),
-        "thema": _take_mapped(per_ind.map(ind["theme"]).map(THEMES), ti, t.index),
+        "thema": _take_mapped(per_ind.map(ind["theme"]).map(themes), ti, t.index),
         "indicator_id": t["indicator_id"],
         "indicator": _take_mapped(per_ind.map(ind["label_nl"]), ti, t.index),
         "eenheid": _take_mapped(per_ind.map(ind["unit"]), ti, t.index),

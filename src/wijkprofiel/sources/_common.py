@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+
+from wijkprofiel.indicators import Indicator
 
 __all__ = [
     "OBSERVATION_COLUMNS",
@@ -15,6 +19,7 @@ __all__ = [
     "to_number",
     "level_from_soort",
     "parent_codes",
+    "indicator_observations",
 ]
 
 #: strings that CBS/StatLine use for "no value" (never 0): '.' unknown/secret, '' not applicable,
@@ -84,3 +89,85 @@ def parent_codes(region_code: pd.Series, level: pd.Series) -> tuple[pd.Series, p
     wijk = ("WK" + body.str.slice(0, 6)).where(level.isin(["wijk", "buurt"]))
     return gemeente.astype("string"), wijk.astype("string")
 
+
+
+def indicator_observations(
+    wide: pd.DataFrame,
+    indicators: Sequence[Indicator],
+    *,
+    source_id: str,
+    indeling_year: int,
+    period: int | None = None,
+    population_group: str = "totaal",
+    denominators: Mapping[str, pd.Series] | None = None,
+) -> pd.DataFrame:
+    """Long observations of the catalogue ``indicators`` found in a wide source frame.
+
+    Per indicator (catalogue rules, see :mod:`wijkprofiel.store`):
+
+    * ``numerator_key`` set: value = ``per`` × numerator / denominator where the
+      denominator is positive (else NULL); the denominator is the column
+      ``denominator_key`` or, for ``denominator_indicator``, the series of that indicator
+      in ``denominators`` (indexed by ``region_code``); numerator and denominator are kept.
+    * unit ``aantal`` without numerator: value = the count, also kept as numerator.
+    * otherwise: value = the column ``source_key`` as published.
+
+    Indicators whose columns are absent (a topic the table does not have) yield no rows.
+
+    Parameters
+    ----------
+    wide
+        One row per region (and period): ``region_code``, optionally ``period``, and the
+        source columns.
+    indicators
+        Catalogue indicators to look for.
+    source_id, indeling_year, population_group
+        Constants of the observations.
+    period
+        The period of every row, or None to take the ``period`` column of ``wide``.
+    denominators
+        Indicator id → values by region code, for ``denominator_indicator``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Observations with :data:`OBSERVATION_COLUMNS`.
+    """
+    frames = []
+    codes = wide["region_code"].to_numpy()
+    for ind in indicators:
+        if ind.numerator_key:
+            if ind.numerator_key not in wide.columns:
+                continue
+            count = wide[ind.numerator_key].to_numpy(dtype="float64")
+            if ind.denominator_key:
+                if ind.denominator_key not in wide.columns:
+                    continue
+                base = wide[ind.denominator_key].to_numpy(dtype="float64")
+            else:
+                series = (denominators or {}).get(ind.denominator_indicator)
+                if series is None:
+                    continue
+                base = pd.Series(codes).map(series).to_numpy(dtype="float64")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.where(base > 0, float(ind.per or 100.0) * count / base, np.nan)
+            numerator, denominator = count, base
+        elif ind.source_key in wide.columns:
+            value = wide[ind.source_key].to_numpy(dtype="float64")
+            if ind.unit == "aantal":
+                numerator, denominator = value, np.full_like(value, np.nan)
+            else:
+                numerator = denominator = np.full_like(value, np.nan)
+        else:
+            continue
+        frame = pd.DataFrame({"indicator_id": ind.indicator_id, "region_code": codes, "value": value,
+                              "numerator": numerator, "denominator": denominator})
+        if period is None:
+            frame["period"] = wide["period"].to_numpy()
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=OBSERVATION_COLUMNS)
+    constants: dict[str, str | int] = {"indeling_year": indeling_year, "population_group": population_group}
+    if period is not None:
+        constants["period"] = period
+    return finish_observations(pd.concat(frames, ignore_index=True), source_id=source_id, **constants)

@@ -9,7 +9,7 @@ the indicator's metadata. Example::
       id: rokers_jongeren            # snake_case, not already in the registry
       label_nl: Jongeren die roken
       unit: "%"                      # '%': value = 100 × numerator / denominator
-      theme: leefstijl               # one of wijkprofiel.indicators.THEMES
+      theme: leefstijl               # one of the catalogue's themes
       polarity: higher_is_worse      # higher_is_worse | higher_is_better | neutral
     region_code_column: wijkcode     # GM0599 / WK059901 / BU05990110 / NL00
     region_code_prefix: WK           # optional: prepended to bare codes (059901)
@@ -32,7 +32,7 @@ files as an immutable snapshot (source ``extract``) after both checks pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -43,7 +43,13 @@ import yaml
 
 from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
-from wijkprofiel.indicators import INDICATORS, POLARITIES, POPULATION_GROUPS, THEMES, Indicator
+from wijkprofiel.indicators import (
+    POLARITIES,
+    POPULATION_GROUPS,
+    Indicator,
+    default_indicators,
+    default_themes,
+)
 from wijkprofiel.sources._common import to_number
 from wijkprofiel.store import Snapshot, write_snapshot
 
@@ -124,9 +130,17 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def load_extract_schema(path: Path) -> ExtractSchema:
-    """Read and validate an extract schema; one ConfigError lists every problem by key."""
+def load_extract_schema(path: Path, *, indicators: Sequence[Indicator] | None = None,
+                        themes: Mapping[str, str] | None = None) -> ExtractSchema:
+    """Read and validate an extract schema; one ConfigError lists every problem by key.
+
+    ``indicators`` and ``themes`` are those of the dataset catalogue in use (default: the
+    shipped catalogue): the extract's id must not clash with an indicator, its theme must be
+    one of the themes.
+    """
     path = Path(path)
+    known_ids = {i.indicator_id for i in (default_indicators() if indicators is None else indicators)}
+    themes = default_themes() if themes is None else themes
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -156,13 +170,13 @@ def load_extract_schema(path: Path) -> ExtractSchema:
     indicator_id = text("indicator.id", ind.get("id"), required=True)
     if indicator_id and not _ID.fullmatch(indicator_id):
         problems.append(f"indicator.id: expected snake_case (a-z, 0-9, _), got {indicator_id!r}")
-    if indicator_id in {i.indicator_id for i in INDICATORS}:
-        problems.append(f"indicator.id: {indicator_id!r} already exists in the indicator registry; choose another id")
+    if indicator_id in known_ids:
+        problems.append(f"indicator.id: {indicator_id!r} already exists in the dataset catalogue; choose another id")
     label = text("indicator.label_nl", ind.get("label_nl"), required=True)
     unit = text("indicator.unit", ind.get("unit"), required=True)
     theme = text("indicator.theme", ind.get("theme"), required=True)
-    if theme and theme not in THEMES:
-        problems.append(f"indicator.theme: {theme!r} is not a theme; valid: {', '.join(THEMES)}")
+    if theme and theme not in themes:
+        problems.append(f"indicator.theme: {theme!r} is not a theme; valid: {', '.join(themes)}")
     polarity = text("indicator.polarity", ind.get("polarity"), required=True)
     if polarity and polarity not in POLARITIES:
         problems.append(f"indicator.polarity: {polarity!r}; valid: {', '.join(POLARITIES)}")

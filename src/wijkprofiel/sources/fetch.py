@@ -83,14 +83,16 @@ SOURCES: Mapping[str, SourceInfo] = MappingProxyType({
     "cbs_kwb": SourceInfo(
         "cbs_kwb", "CBS Kerncijfers wijken en buurten (OData v3 TypedDataSet via cbsodata, opendata.cbs.nl)",
         "cbs_kwb/<table id>[_<gemeenten>] (e.g. 85984NED)",
-        {"year": f"year, one of {', '.join(map(str, KWB_TABLES))}", "gemeenten": "gemeentecodes (default all)",
+        {"year": f"year (known: {', '.join(map(str, KWB_TABLES))})", "table_id": "table id (for other years)",
+         "gemeenten": "gemeentecodes (default all)",
          "topics": "topic stems to $select (default all)", "catalog_url": "catalogue host (opendata.cbs.nl)",
          "policy": _POLICY},
         ("year",), _kwb),
     "rivm": SourceInfo(
         "rivm", "RIVM/GGD Gezondheidsmonitor per wijk en buurt (OData v3 UntypedDataSet, all Marges, dataderden.cbs.nl)",
         "rivm/<table id>[_<periods>_<gemeenten>] (e.g. 50090NED)",
-        {"table_id": f"table, one of {', '.join(RIVM_TABLES)} (default 50090NED)", "periods": "years (default all)",
+        {"table_id": f"table id (known: {', '.join(RIVM_TABLES)}; default 50090NED)", "periods": "years (default all)",
+         "indeling": "indeling year of the table (recorded in the manifest)",
          "gemeenten": "gemeentecodes (default all)", "catalog_url": "catalogue host (dataderden.cbs.nl)", "policy": _POLICY},
         (), _rivm),
     "pdok": SourceInfo(
@@ -248,7 +250,7 @@ _OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "year": ("year", ("cbs_kwb", "pdok", "vektis")),
     "gemeente": ("gemeenten", ("cbs_kwb", "rivm", "pdok")),
     "topic": ("topics", ("cbs_kwb",)),
-    "table": ("table_id", ("rivm",)),
+    "table": ("table_id", ("rivm", "cbs_kwb")),
     "period": ("periods", ("rivm", "wsjg")),
     "level": ("level", ("pdok", "vektis")),
     "variable": ("variables", ("wsjg",)),

@@ -8,6 +8,7 @@ table's DataProperties (title path + unit), and keys are reduced to their stable
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -18,9 +19,9 @@ import pandas as pd
 
 from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
-from wijkprofiel.indicators import INDICATORS
+from wijkprofiel.indicators import Indicator
 from wijkprofiel.sources._common import (
-    finish_observations,
+    indicator_observations,
     level_from_soort,
     parent_codes,
     strip_suffix,
@@ -48,7 +49,7 @@ from wijkprofiel.sources._odata import (
     region_filter,
     row_key_problems,
 )
-from wijkprofiel.store import Snapshot, write_snapshot
+from wijkprofiel.store import Snapshot, default_catalogue, write_snapshot
 
 __all__ = [
     "KWB_TABLES",
@@ -70,7 +71,7 @@ __all__ = [
     "parse_kwb_any",
 ]
 
-#: year -> CBS table id of Kerncijfers wijken en buurten (extendable)
+#: year -> CBS table id of Kerncijfers wijken en buurten (known tables; the catalogue can name others)
 KWB_TABLES: dict[int, str] = {
     2019: "84583NED",
     2020: "84799NED",
@@ -145,37 +146,18 @@ def kwb_regions(wide: pd.DataFrame, *, indeling_year: int) -> pd.DataFrame:
     )
 
 
-def kwb_observations(wide: pd.DataFrame, *, indeling_year: int, period: int, source_id: str) -> pd.DataFrame:
-    """KWB indicators of the registry as long observations with numerator and denominator.
+def kwb_observations(wide: pd.DataFrame, *, indeling_year: int, period: int, source_id: str,
+                     indicators: Sequence[Indicator] | None = None) -> pd.DataFrame:
+    """KWB indicators of the catalogue as long observations with numerator and denominator.
 
-    Counts (``aantal``) are stored as value; shares are derived as 100 × count / inwoners
-    with the count as numerator and the population as denominator.
+    Counts (``aantal``) are stored as value; shares are derived as ``per`` × count / base
+    (e.g. 100 × count / inwoners) with the count as numerator and the base as denominator;
+    published shares and averages are taken as they are (:func:`indicator_observations`).
+    ``indicators`` defaults to the ``cbs_kwb`` family of the shipped catalogue.
     """
-    frames = []
-    population = wide["AantalInwoners"].to_numpy(dtype="float64")
-    for ind in INDICATORS:
-        if ind.source != "cbs_kwb" or ind.source_key not in wide.columns:
-            continue
-        count = wide[ind.source_key].to_numpy(dtype="float64")
-        if ind.unit == "aantal":
-            value, numerator, denominator = count, count, np.full_like(count, np.nan)
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                value = np.where(population > 0, 100.0 * count / population, np.nan)
-            numerator, denominator = count, population
-        frames.append(
-            pd.DataFrame(
-                {
-                    "indicator_id": ind.indicator_id,
-                    "region_code": wide["region_code"].to_numpy(),
-                    "value": value,
-                    "numerator": numerator,
-                    "denominator": denominator,
-                }
-            )
-        )
-    return finish_observations(pd.concat(frames, ignore_index=True), source_id=source_id,
-                               indeling_year=indeling_year, period=period, population_group="totaal")
+    if indicators is None:
+        indicators = default_catalogue().family(KWB_SOURCE)
+    return indicator_observations(wide, indicators, source_id=source_id, indeling_year=indeling_year, period=period)
 
 
 # --- live fetch through cbsodata (OData v3 TypedDataSet), and the typed snapshot parser ------
@@ -212,6 +194,7 @@ def fetch_kwb(
     year: int,
     raw_root: Path,
     *,
+    table_id: str | None = None,
     gemeenten: Sequence[str] | None = None,
     topics: Sequence[str] | None = None,
     catalog_url: str = KWB_CATALOG,
@@ -228,7 +211,10 @@ def fetch_kwb(
     Parameters
     ----------
     year
-        A year of :data:`KWB_TABLES` (2019 84583NED … 2024 85984NED).
+        The KWB year (its indeling); a year of :data:`KWB_TABLES` (2019 84583NED … 2024
+        85984NED) needs no ``table_id``.
+    table_id
+        The CBS table id, for a year not in :data:`KWB_TABLES` (the dataset catalogue gives it).
     raw_root
         The raw store root.
     gemeenten
@@ -257,9 +243,14 @@ def fetch_kwb(
         between requests or a requested gemeente returned no rows.
     """
     problems: list[str] = []
-    table_id = KWB_TABLES.get(year, "")
+    if isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100:
+        problems.append(f"year {year!r}: expected a year such as 2024")
+    table_id = table_id or KWB_TABLES.get(year, "")
     if not table_id:
-        problems.append(f"year {year!r} has no KWB table; valid years: {', '.join(map(str, KWB_TABLES))}")
+        problems.append(f"year {year!r} has no known KWB table; give its table_id or use a year of "
+                        f"{', '.join(map(str, KWB_TABLES))}")
+    elif not re.fullmatch(r"[0-9]{5}[A-Z]{3}", table_id):
+        problems.append(f"table_id {table_id!r} is not a CBS table id (e.g. 85984NED)")
     try:
         codes = validate_gemeentecodes(list(gemeenten or []))
     except ConfigError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 from wijkprofiel import __version__
 from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
-from wijkprofiel.indicators import RIVM_KEYS
 from wijkprofiel.sources._common import (
     finish_observations,
     level_from_soort,
@@ -47,10 +46,11 @@ from wijkprofiel.sources._odata import (
     region_filter,
     row_key_problems,
 )
-from wijkprofiel.store import Snapshot, write_snapshot
+from wijkprofiel.store import Snapshot, default_catalogue, write_snapshot
 
 __all__ = [
     "RIVM_TABLES",
+    "RIVM_FAMILY",
     "LEEFTIJD_KEYS",
     "MARGES_KEYS",
     "parse_rivm_csv",
@@ -65,7 +65,8 @@ __all__ = [
     "fetch_rivm",
 ]
 
-#: table id -> (title, indeling year)
+#: known table ids -> (title, indeling year); any other table id can be fetched and loaded when
+#: the dataset catalogue names it with its indeling
 RIVM_TABLES: dict[str, tuple[str, int]] = {
     "50090NED": ("Gezondheid per wijk en buurt; 2012/2016/2020 (indeling 2020)", 2020),
     "50120NED": ("Gezondheid per wijk en buurt; 2012/2016/2020/2022 (indeling 2022)", 2022),
@@ -75,6 +76,9 @@ RIVM_TABLES: dict[str, tuple[str, int]] = {
 #: Leeftijd dimension key -> population group id
 LEEFTIJD_KEYS: dict[str, str] = {"20300": "18+", "53115": "18-64", "80200": "65+"}
 
+#: indicator family of the Gezondheidsmonitor in the dataset catalogue
+RIVM_FAMILY = "rivm_gezondheidsmonitor"
+
 #: Marges dimension key -> estimate kind
 MARGES_KEYS: dict[str, str] = {"MW00000": "value", "MOG0095": "ci_lower", "MBG0095": "ci_upper"}
 
@@ -82,7 +86,11 @@ _DIMENSIONS = ("Leeftijd", "Marges", "WijkenEnBuurten", "Perioden")
 _REGION_TOPICS = ("Gemeentenaam", "SoortRegio", "Codering")
 
 
-def parse_rivm_csv(path: Path) -> pd.DataFrame:
+def _default_keys() -> Mapping[str, str]:
+    return default_catalogue().keys(RIVM_FAMILY)
+
+
+def parse_rivm_csv(path: Path, keys: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Parse an RIVM Gezondheidsmonitor UntypedDataSet CSV export into a wide frame.
 
     Parameters
@@ -91,6 +99,9 @@ def parse_rivm_csv(path: Path) -> pd.DataFrame:
         CSV (optionally gzip) with the OData columns ``ID, Leeftijd, Marges,
         WijkenEnBuurten, Perioden, Gemeentenaam_N, SoortRegio_N, Codering_N`` and topic
         columns ``<Key>_N``.
+    keys
+        Topic stem → indicator id (the catalogue's RIVM indicators; default: those of the
+        shipped catalogue). Topics not in ``keys`` are listed in ``attrs['unmapped']``.
 
     Returns
     -------
@@ -116,10 +127,10 @@ def parse_rivm_csv(path: Path) -> pd.DataFrame:
     except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         msg = f"{path}: cannot read as CSV ({exc}); expected an RIVM UntypedDataSet CSV export"
         raise ParseError(msg) from exc
-    return _parse_untyped(raw, path, lambda idx: f"line {idx + 2}")
+    return _parse_untyped(raw, path, lambda idx: f"line {idx + 2}", keys or _default_keys())
 
 
-def _parse_untyped(raw: pd.DataFrame, path: Path, where: Callable[[int], str]) -> pd.DataFrame:
+def _parse_untyped(raw: pd.DataFrame, path: Path, where: Callable[[int], str], keys: Mapping[str, str]) -> pd.DataFrame:
     """The body of :func:`parse_rivm_csv` for any all-text UntypedDataSet frame.
 
     ``raw`` holds every cell as text ('' for empty); ``where`` names row ``idx`` in errors.
@@ -161,7 +172,7 @@ def _parse_untyped(raw: pd.DataFrame, path: Path, where: Callable[[int], str]) -
         key = strip_suffix(raw_col)
         if key in ("ID", *_DIMENSIONS, *_REGION_TOPICS):
             continue
-        indicator_id = RIVM_KEYS.get(key)
+        indicator_id = keys.get(key)
         if indicator_id is None:
             unmapped.append(raw_col)
             continue
@@ -187,7 +198,8 @@ def rivm_observations(wide: pd.DataFrame, *, indeling_year: int, source_id: str)
     observation. Cells RIVM publishes as '.' are kept as NULL values (the region had too few
     respondents); columns that do not exist for a period/age group (empty) are dropped.
     """
-    indicator_cols = [c for c in wide.columns if c in set(RIVM_KEYS.values())]
+    mapped = set(wide.attrs.get("column_map", {}).values()) or set(_default_keys().values())
+    indicator_cols = [c for c in wide.columns if c in mapped]
     keys = ["region_code", "period", "population_group"]
     parts = {}
     for estimate in ("value", "ci_lower", "ci_upper"):
@@ -219,6 +231,7 @@ RIVM_JSON_FILE = "UntypedDataSet.json.gz"
 #: ... and of the embedded snapshot (StatLine xlsx export as CSV, Marges MW00000 only)
 RIVM_CSV_FILE = "UntypedDataSet_MW00000.csv.gz"
 _NATIONAL = "NL01"
+_TABLE_ID = re.compile(r"[0-9]{5}[A-Z]{3}")
 _PERIOD_KEY = re.compile(r"((?:19|20)[0-9]{2})(?:JJ00)?")
 
 
@@ -233,7 +246,7 @@ def _text_cell(value: object) -> str:
     return str(value)
 
 
-def parse_rivm_json(snapshot_dir: Path) -> pd.DataFrame:
+def parse_rivm_json(snapshot_dir: Path, keys: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Parse a fetched RIVM snapshot (``UntypedDataSet.json.gz``) like :func:`parse_rivm_csv`.
 
     Parameters
@@ -270,7 +283,7 @@ def parse_rivm_json(snapshot_dir: Path) -> pd.DataFrame:
             f"  - {p}" for p in problems
         )
         raise SchemaError(msg)
-    return _parse_untyped(_text_frame(rows, columns), path, lambda idx: f"row {idx + 1}")
+    return _parse_untyped(_text_frame(rows, columns), path, lambda idx: f"row {idx + 1}", keys or _default_keys())
 
 
 def _text_frame(rows: list[dict[str, object]], columns: list[str]) -> pd.DataFrame:
@@ -291,13 +304,13 @@ def _text_frame(rows: list[dict[str, object]], columns: list[str]) -> pd.DataFra
     return pd.DataFrame(out)
 
 
-def parse_rivm_snapshot(snapshot_dir: Path) -> pd.DataFrame:
+def parse_rivm_snapshot(snapshot_dir: Path, keys: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Parse whichever RIVM file a snapshot holds: fetched JSON, else the embedded CSV."""
     snapshot_dir = Path(snapshot_dir)
     if (snapshot_dir / RIVM_JSON_FILE).is_file():
-        return parse_rivm_json(snapshot_dir)
+        return parse_rivm_json(snapshot_dir, keys)
     if (snapshot_dir / RIVM_CSV_FILE).is_file():
-        return parse_rivm_csv(snapshot_dir / RIVM_CSV_FILE)
+        return parse_rivm_csv(snapshot_dir / RIVM_CSV_FILE, keys)
     msg = f"{snapshot_dir}: expected {RIVM_JSON_FILE} or {RIVM_CSV_FILE} in the RIVM snapshot, found neither"
     raise SchemaError(msg)
 
@@ -320,6 +333,7 @@ def fetch_rivm(
     catalog_url: str = RIVM_CATALOG,
     periods: Sequence[int | str] | None = None,
     gemeenten: Sequence[str] | None = None,
+    indeling: int | None = None,
     policy: RetryPolicy | None = None,
 ) -> Snapshot:
     """Download an RIVM Gezondheidsmonitor table into the raw store (network only).
@@ -332,7 +346,9 @@ def fetch_rivm(
     Parameters
     ----------
     table_id
-        ``50090NED``, ``50120NED`` or ``50150NED``.
+        A dataderden table id such as ``50090NED``, ``50120NED``, ``50150NED`` or a later
+        one (any ``NNNNNXXX``; the table must have the dimensions Leeftijd, Marges,
+        WijkenEnBuurten and Perioden).
     raw_root
         The raw store root.
     catalog_url
@@ -344,6 +360,9 @@ def fetch_rivm(
         Gemeentecodes (``GM0599``): each with its wijken and buurten, plus the national row
         ``NL01``. All regions when None. A selection is stored as its own dataset
         (``50090NED_2020_GM0599``) so it never replaces the national table.
+    indeling
+        The indeling year of the table's regions, recorded in the manifest (the dataset
+        catalogue gives it; known tables default to :data:`RIVM_TABLES`).
     policy
         Timeouts and retries (defaults: 4 tries, 10 s connect / 60 s read timeout).
 
@@ -355,14 +374,17 @@ def fetch_rivm(
     Raises
     ------
     ConfigError
-        Unknown table, bad period or gemeentecode (all listed at once).
+        Malformed table id, bad period or gemeentecode (all listed at once).
     FetchError
         A request failed after its retries, the columns do not match DataProperties, or a
         requested gemeente/period returned no rows.
     """
     problems: list[str] = []
-    if table_id not in RIVM_TABLES:
-        problems.append(f"table {table_id!r} is not an RIVM Gezondheidsmonitor table; valid: {', '.join(RIVM_TABLES)}")
+    if not isinstance(table_id, str) or not _TABLE_ID.fullmatch(table_id):
+        problems.append(f"table {table_id!r} is not a CBS table id (5 digits and 3 capitals, e.g. "
+                        f"{', '.join(RIVM_TABLES)})")
+    if indeling is not None and (isinstance(indeling, bool) or not isinstance(indeling, int) or not 1990 <= indeling <= 2100):
+        problems.append(f"indeling {indeling!r}: expected a year such as 2024")
     period_keys = _period_keys(periods, problems)
     try:
         codes = validate_gemeentecodes(list(gemeenten or []))
@@ -426,10 +448,11 @@ def fetch_rivm(
             msg = (
                 f"rivm {table_id}: {url} with $filter={params.get('$filter', '(none)')!r} returned "
                 f"{writer.rows} rows but not {what}; valid gemeenten are those of the table's indeling "
-                f"({RIVM_TABLES.get(table_id, ('', '?'))[1]})"
+                f"({indeling or RIVM_TABLES.get(table_id, ('', '?'))[1]})"
             )
             raise FetchError(msg)
-        title, indeling = RIVM_TABLES[table_id]
+        title, known_indeling = RIVM_TABLES.get(table_id, (f"RIVM-tabel {table_id}", None))
+        indeling = indeling if indeling is not None else known_indeling
         return write_snapshot(
             raw_root,
             RIVM_SOURCE,

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ __all__ = [
     "read_manifest",
     "list_snapshots",
     "latest_snapshot",
+    "latest_snapshots",
     "snapshot_file",
     "verify_snapshot",
 ]
@@ -232,7 +233,27 @@ def latest_snapshot(root: Path, source: str, dataset: str) -> Snapshot | None:
     snaps = list_snapshots(root, source, dataset)
     if not snaps:
         return None
-    return max(snaps, key=lambda s: (str(s.manifest.get("retrieved_at", "")), int(s.manifest.get("written_at_ns", 0))))
+    return max(snaps, key=_newness)
+
+
+def _newness(snapshot: Snapshot) -> tuple[str, int]:
+    return str(snapshot.manifest.get("retrieved_at", "")), int(snapshot.manifest.get("written_at_ns", 0))
+
+
+def latest_snapshots(roots: Sequence[Path], source: str | None = None) -> list[Snapshot]:
+    """The newest snapshot of every dataset over layered raw stores (e.g. the writable store
+    of fetched data above the embedded seed), sorted by source and dataset.
+
+    A dataset present in several layers counts once: its newest snapshot wins (by retrieval
+    time, then write time; on a tie the first layer).
+    """
+    best: dict[tuple[str, str], Snapshot] = {}
+    for root in roots:
+        for snap in list_snapshots(Path(root), source):
+            key = (snap.source, snap.dataset)
+            if key not in best or _newness(snap) > _newness(best[key]):
+                best[key] = snap
+    return [best[k] for k in sorted(best)]
 
 
 def snapshot_file(root: Path, source: str, dataset: str, name: str) -> tuple[Path, Snapshot]:

@@ -36,7 +36,9 @@ CREATE TABLE indicators (
     polarity       VARCHAR NOT NULL CHECK (polarity IN ('higher_is_worse', 'higher_is_better', 'neutral')),
     comparable     BOOLEAN NOT NULL,
     source_key     VARCHAR,
-    sort_order     INTEGER
+    sort_order     INTEGER,
+    theme_label    VARCHAR,             -- Dutch label of the theme (from the catalogue)
+    theme_order    INTEGER              -- display order of the theme
 );
 
 CREATE TABLE observations (
