@@ -25,6 +25,15 @@ fetch tests). It serves, from ``../shared/data``:
     export, in ``ID`` order as the feed serves them; cells the xlsx export left empty are
     served as ``null``. Its DataProperties and TableInfos are **synthetic** (built from the
     column names and the table title: no real RIVM metadata was recorded).
+  - 47018NED (Politie, dataderden): entirely **SYNTHETIC values** in the real shape of
+    "Geregistreerde misdrijven; wijk en buurt" (:func:`build_synthetic_wb_table`): dimensions
+    ``SoortMisdrijf`` (keys padded to 6, ``"0.0.0 "``), ``WijkenEnBuurten`` (the REAL keys
+    and titles of 85984NED), ``Perioden`` (2023JJ00, 2024JJ00); TypedDataSet topics
+    ``GeregistreerdeMisdrijven_1`` (Long) and ``GeregistreerdeMisdrijvenPer1000Inw_2``
+    (Double) hold :func:`synthetic_value` (seeded hash, some ``null``). Built on its first
+    request (:meth:`ReplayServer.table`), so servers that never serve it do not pay for it.
+    The same builder serves synthetic tables under any id with other dimensions (tests add
+    them to ``ReplayServer.cbs``).
 
 * **OData v4 WSJG** (``/ods/odata/…``): entirely **synthetic** (no WSJG sample exists);
   shape from FORMATS.md §5, ``apikey`` header required, ``@odata.nextLink`` paging.
@@ -47,6 +56,8 @@ import csv
 import datetime as dt
 import functools
 import gzip
+import hashlib
+import itertools
 import json
 import re
 import socket
@@ -55,7 +66,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -362,6 +373,139 @@ def build_rivm_table(shared: Path, table_id: str = "50090NED", *, margins: bool 
     return CbsTable(table_id, listed, collections)
 
 
+# --- SYNTHETIC WijkenEnBuurten × Perioden tables (Politie 47018NED, and tables never seen) -----
+
+#: seed of every synthetic value (change it and every synthetic table changes)
+SYNTHETIC_SEED = "wijkprofiel-replay-synthetic-1"
+_SYNTHETIC = "SYNTHETIC (tests/replay_server.py): invented values in the real wire shape, not CBS/Politie data"
+_TEXT_UNITS = ("naam", "omschrijving", "code")
+
+#: Politie 47018NED "Geregistreerde misdrijven; wijk en buurt": the real shape, SYNTHETIC values
+POLITIE_47018NED: dict[str, Any] = {
+    "title": "Geregistreerde misdrijven; wijk en buurt",
+    "catalog": "Politie",
+    "dimensions": {"SoortMisdrijf": [("0.0.0 ", "Totaal misdrijven"), ("1.1.1 ", "Diefstal/inbraak woning"),
+                                     ("1.4.5 ", "Zakkenrollerij")]},
+    "topics": [("GeregistreerdeMisdrijven_1", "aantal"),
+               ("GeregistreerdeMisdrijvenPer1000Inw_2", "per 1 000 inwoners")],
+    "periods": ("2023JJ00", "2024JJ00"),
+}
+
+
+def synthetic_value(table_id: str, topic: str, datatype: str, region: str, period: str,
+                    members: Sequence[str] = ()) -> int | float | str | None:
+    """The SYNTHETIC value of one cell, from a seeded hash of table, topic, region, period and
+    the members of the other dimensions (keys stripped); about 1 cell in 17 is ``null``.
+
+    ``Long`` topics get integers 0–4999, ``String`` topics a text padded to 10, others one
+    decimal 0.0–999.9. Tests compute expected values with this function, independently of
+    the code under test.
+    """
+    text = "|".join([SYNTHETIC_SEED, table_id, topic, region.strip(), period.strip(), *(m.strip() for m in members)])
+    number = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+    if number % 17 == 0:
+        return None
+    if datatype == "Long":
+        return number % 5000
+    if datatype == "String":
+        return f"SYN{number % 1000:03d}".ljust(10)
+    return (number >> 16) % 10_000 / 10
+
+
+def kwb_region_keys(shared: Path) -> list[tuple[str, str]]:
+    """(padded key, title) of every region of the recorded KWB 2024 table 85984NED (real)."""
+    rows = recorded(shared).cbs["85984NED"].collections["WijkenEnBuurten"].row_json
+    return [(r["Key"], r["Title"]) for r in map(json.loads, rows)]
+
+
+def build_synthetic_wb_table(
+    shared: Path,
+    table_id: str,
+    *,
+    dimensions: dict[str, list[tuple[str, str]]],
+    topics: Sequence[tuple[str, ...]],
+    periods: Sequence[str] = ("2023JJ00", "2024JJ00"),
+    title: str | None = None,
+    catalog: str = "CBS",
+    gemeenten: Sequence[str] | None = None,
+    regions: list[tuple[str, str]] | None = None,
+) -> CbsTable:
+    """A SYNTHETIC WijkenEnBuurten × Perioden table in the real CBS OData v3 wire shape.
+
+    Parameters
+    ----------
+    shared
+        ../shared/data: the regions are the REAL keys (padded to 10) and titles of the
+        recorded KWB 2024 table 85984NED (NL00, gemeenten, wijken, buurten).
+    table_id
+        Served under ``/ODataFeed/odata/{table_id}/`` (and ``ODataApi``).
+    dimensions
+        Extra dimensions in DataProperties order: name → [(key as served, e.g. padded
+        ``"0.0.0 "``, title)].
+    topics
+        ``(key, unit)`` or ``(key, unit, datatype)``; the datatype defaults to ``Long`` for
+        ``aantal``, ``String`` for naam/omschrijving/code, else ``Double``.
+    periods
+        ``Perioden`` keys; the last one is ``Voorlopig``, the others ``Definitief``.
+    title, catalog
+        ``TableInfos.Title`` and ``Catalog``.
+    gemeenten
+        Only these gemeenten (with their wijken and buurten) and NL00; all when None.
+    regions
+        (key, title) of the regions instead of :func:`kwb_region_keys`.
+
+    Every value is :func:`synthetic_value`; rows are ordered as CBS orders them (the extra
+    dimensions outermost, Perioden innermost) with ``ID`` 0, 1, …. ``TableInfos.Summary`` and
+    every DataProperties ``Description`` say the table is synthetic.
+    """
+    regions = regions if regions is not None else kwb_region_keys(shared)
+    if gemeenten is not None:
+        numbers = {g[2:] for g in gemeenten}
+        regions = [r for r in regions if r[0].startswith("NL") or r[0][2:6] in numbers]
+    kinds = [(t[0], t[1], t[2] if len(t) > 2 else "Long" if t[1] == "aantal" else
+              "String" if t[1] in _TEXT_UNITS else "Double") for t in topics]
+    props: list[dict[str, Any]] = []
+    dims = [*((d, "Dimension") for d in dimensions), ("WijkenEnBuurten", "GeoDimension"), ("Perioden", "TimeDimension")]
+    for name, kind in dims:
+        props.append({"odata.type": f"Cbs.OData.{kind}", "ID": len(props), "Position": len(props), "ParentID": None,
+                      "Type": kind, "Key": name, "Title": name, "Description": _SYNTHETIC})
+    for key, unit, datatype in kinds:
+        props.append({"odata.type": "Cbs.OData.Topic", "ID": len(props), "Position": len(props), "ParentID": None,
+                      "Type": "Topic", "Key": key, "Title": re.sub(r"_\d+$", "", key), "Description": _SYNTHETIC,
+                      "Datatype": datatype, "Unit": unit, "Decimals": 0 if datatype == "Long" else 1,
+                      "Default": "Missing", "PresentationType": "Absolute"})
+    rows: list[dict[str, Any]] = []
+    for combo in itertools.product(*([k for k, _ in members] for members in dimensions.values())):
+        fixed = dict(zip(dimensions, combo, strict=True))
+        for region, _ in regions:
+            for period in periods:
+                row: dict[str, Any] = {"ID": len(rows), **fixed, "WijkenEnBuurten": region, "Perioden": period}
+                for key, _, datatype in kinds:
+                    row[key] = synthetic_value(table_id, key, datatype, region, period, combo)
+                rows.append(row)
+    infos = [{"ID": 0, "Title": title or f"Synthetische tabel {table_id}; wijk en buurt", "ShortTitle": title,
+              "Identifier": table_id, "Summary": _SYNTHETIC, "Modified": "2025-03-01T02:00:00",
+              "ReasonDelivery": "Synthetisch", "Language": "nl", "Catalog": catalog, "Frequency": "Perjaar",
+              "Period": "-".join(p[:4] for p in (periods[0], periods[-1])), "Description": _SYNTHETIC,
+              "OutputStatus": "Regulier", "Source": "tests/replay_server.py"}]
+    collections = {
+        "TableInfos": Collection.from_rows(infos),
+        "TypedDataSet": Collection.from_rows(rows, [*dimensions, "WijkenEnBuurten", "Perioden"]),
+        "DataProperties": Collection.from_rows(props, ["Key", "Type"]),
+        "CategoryGroups": Collection.from_rows([]),
+        "WijkenEnBuurten": Collection.from_rows([{"Key": k, "Title": t, "Description": None} for k, t in regions], ["Key"]),
+        "Perioden": Collection.from_rows([{"Key": p, "Title": p[:4], "Description": None,
+                                           "Status": "Voorlopig" if i == len(periods) - 1 else "Definitief"}
+                                          for i, p in enumerate(periods)], ["Key"]),
+    }
+    for name, members in dimensions.items():
+        collections[name] = Collection.from_rows(
+            [{"Key": k, "Title": t, "Description": None, "CategoryGroupID": 1} for k, t in members], ["Key"])
+    listed = ["TableInfos", "UntypedDataSet", "TypedDataSet", "DataProperties", "CategoryGroups", *dimensions,
+              "WijkenEnBuurten", "Perioden"]
+    return CbsTable(table_id, listed, collections)
+
+
 # --- synthetic WSJG (OData v4) -----------------------------------------------------------------
 
 @dataclass
@@ -500,6 +644,7 @@ class ReplayServer:
     def __init__(self, shared: Path) -> None:
         self.shared = shared
         self.cbs: dict[str, CbsTable] = {}
+        self.lazy_cbs: dict[str, Callable[[], CbsTable]] = {}  # built on first request (synthetic tables)
         self.wsjg: WsjgService | None = None
         self.pdok: PdokLayers | None = None
         self.vektis: dict[str, bytes] = {}
@@ -538,6 +683,13 @@ class ReplayServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(timeout=5)
+
+    def table(self, table_id: str) -> CbsTable | None:
+        """The CBS table served under ``table_id`` (a lazy one is built now), or None."""
+        with self._lock:
+            if table_id not in self.cbs and table_id in self.lazy_cbs:
+                self.cbs[table_id] = self.lazy_cbs[table_id]()
+            return self.cbs.get(table_id)
 
     def reset(self) -> None:
         with self._lock:
@@ -673,7 +825,7 @@ class _Handler(BaseHTTPRequestHandler):
         return 404, "text/html", b"<html><body>404 Not Found</body></html>"
 
     def cbs(self, api: bool, table_id: str, name: str, path: str, query: dict[str, str]) -> Response:
-        table = self.replay.cbs.get(table_id)
+        table = self.replay.table(table_id)
         if table is None:
             return _odata_error(404, f"Table {table_id} not found")
         base = f"http://{self.replay.host}{path[: len(path) - len(name)]}"
@@ -788,6 +940,12 @@ def recorded(shared: Path) -> Recorded:
                     vektis_paths(shared), gemeenten)
 
 
+@functools.lru_cache(maxsize=2)
+def politie_table(shared: Path) -> CbsTable:
+    """The SYNTHETIC 47018NED (:data:`POLITIE_47018NED`), built once per session on first use."""
+    return build_synthetic_wb_table(shared, "47018NED", **POLITIE_47018NED)
+
+
 #: the API key the synthetic WSJG service accepts (tests check it never reaches the raw store)
 WSJG_TEST_KEY = "synthetic-wsjg-key-3f9c2e71d4b8a6"
 
@@ -797,6 +955,7 @@ def build_server(shared: Path, *, wsjg_key: str = WSJG_TEST_KEY) -> ReplayServer
     data = recorded(shared)
     server = ReplayServer(shared)
     server.cbs.update(data.cbs)
+    server.lazy_cbs["47018NED"] = functools.partial(politie_table, shared)
     server.pdok = data.pdok
     server.vektis = data.vektis
     server.wsjg = WsjgService(wsjg_key, data.gemeenten)
@@ -841,4 +1000,5 @@ def replay_fixture() -> Any:
 
 
 __all__ = ["ReplayServer", "Fault", "Recorded", "recorded", "build_server", "parse_filter", "FilterError",
-           "WSJG_TEST_KEY", "fast_policy", "server_fixture", "replay_fixture"]
+           "WSJG_TEST_KEY", "fast_policy", "server_fixture", "replay_fixture", "SYNTHETIC_SEED", "POLITIE_47018NED",
+           "synthetic_value", "kwb_region_keys", "build_synthetic_wb_table", "politie_table"]

@@ -23,7 +23,7 @@ def cli(argv: list[str]) -> argparse.Namespace:
 
 
 def test_sources_describe_every_fetcher() -> None:
-    assert set(SOURCES) == {"cbs_kwb", "rivm", "pdok", "vektis", "wsjg", "extract"}
+    assert set(SOURCES) == {"cbs_kwb", "cbs_table", "rivm", "pdok", "vektis", "wsjg", "extract"}
     for info in SOURCES.values():
         assert info.description and info.datasets and set(info.required) <= set(info.parameters)
         assert "api_key" not in info.required

@@ -2,8 +2,9 @@
 
 * :func:`iter_pages` follows server-driven paging page by page, each page with its own
   retries (a failure on page 70 does not restart the download), validates each page
-  (``{"value": [...]}`` with objects) and refuses next links that leave the service's
-  scheme, host and port (so a header such as an API key is never sent elsewhere).
+  (``{"value": [...]}`` with objects), refuses next links that leave the service's
+  scheme, host and port (so a header such as an API key is never sent elsewhere), and logs
+  its progress (pages, rows, seconds).
 * :func:`cbs_feed_url` builds the CBS ``ODataFeed`` table URL the way ``cbsodata`` does: the
   bulk feed, not the ~10,000-row-capped ``ODataApi``; ``https`` unless
   ``cbsodata.options.use_https`` is False (one switch for every CBS request).
@@ -31,6 +32,7 @@ import requests
 
 from wijkprofiel.errors import ConfigError, FetchError, ParseError
 from wijkprofiel.sources._http import InvalidResponse, RetryPolicy, get_json
+from wijkprofiel.sources._progress import PageProgress
 
 __all__ = [
     "CBS_KEY_WIDTH",
@@ -117,6 +119,10 @@ def iter_pages(
         Called with the rows of each page; raise
         :class:`~wijkprofiel.sources._http.InvalidResponse` to have the page retried.
 
+    Progress is logged on ``wijkprofiel.sources.progress`` (see
+    :class:`~wijkprofiel.sources._progress.PageProgress`): the first and the last page, and
+    at most one page every ~2 s in between, as ``{source} {table}/{collection}: pagina N, R rijen``.
+
     Raises
     ------
     FetchError
@@ -128,6 +134,7 @@ def iter_pages(
     current: str | None = url
     query: Mapping[str, str] | None = params
     secret_list = [s for s in secrets if s]
+    progress = PageProgress(source, table, urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
     while current is not None:
 
         def check(page: Any) -> None:
@@ -140,8 +147,10 @@ def iter_pages(
             validate=check, secrets=secret_list,
             expected="an OData JSON page {'value': [objects], 'odata.nextLink'?}",
         )
-        yield page_rows(page)
+        rows = page_rows(page)
         link = next_link(page)
+        progress.page(len(rows), last=link is None)
+        yield rows
         if link is None:
             return
         link = urljoin(current, link)

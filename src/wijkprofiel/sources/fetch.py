@@ -30,6 +30,8 @@ from typing import Any
 from wijkprofiel.config import default_raw_root
 from wijkprofiel.errors import ConfigError, WijkprofielError
 from wijkprofiel.sources._http import RetryPolicy
+from wijkprofiel.sources._progress import progress_to
+from wijkprofiel.sources.cbs_table import fetch_cbs_table
 from wijkprofiel.sources.extract import register_extract
 from wijkprofiel.sources.kwb import KWB_TABLES, fetch_kwb
 from wijkprofiel.sources.pdok import fetch_pdok
@@ -56,6 +58,10 @@ class SourceInfo:
 
 def _rivm(raw_root: Path, table_id: str = "50090NED", **kw: Any) -> Snapshot:
     return fetch_rivm(table_id, raw_root, **kw)
+
+
+def _cbs_table(raw_root: Path, table_id: str, **kw: Any) -> Snapshot:
+    return fetch_cbs_table(table_id, raw_root, **kw)
 
 
 def _kwb(raw_root: Path, year: int, **kw: Any) -> Snapshot:
@@ -95,6 +101,15 @@ SOURCES: Mapping[str, SourceInfo] = MappingProxyType({
          "indeling": "indeling year of the table (recorded in the manifest)",
          "gemeenten": "gemeentecodes (default all)", "catalog_url": "catalogue host (dataderden.cbs.nl)", "policy": _POLICY},
         (), _rivm),
+    "cbs_table": SourceInfo(
+        "cbs_table", "Any CBS/dataderden table per wijk en buurt × perioden, without code (OData v3 TypedDataSet; "
+        "e.g. Politie 47018NED geregistreerde misdrijven on dataderden.cbs.nl)",
+        "cbs_table/<table id>[_<Dimensie>-<lid>…][_<periods>][_<gemeenten>] (e.g. 47018NED_SoortMisdrijf-0.0.0)",
+        {"table_id": "CBS table id (e.g. 47018NED)", "catalog_url": "catalogue host (opendata.cbs.nl; dataderden.cbs.nl)",
+         "dimensions": "one member per extra dimension, e.g. {'SoortMisdrijf': '0.0.0'} (required for every one)",
+         "periods": "years (default all)", "gemeenten": "gemeentecodes (default all)",
+         "topics": "topic stems or keys to $select (default all)", "policy": _POLICY},
+        ("table_id",), _cbs_table),
     "pdok": SourceInfo(
         "pdok", "CBS/Kadaster wijk- en buurtkaart geometry (PDOK WFS GeoJSON, EPSG:28992)",
         "pdok/<gemeenten|wijken|buurten>_<year>[_<gemeenten>]",
@@ -248,14 +263,15 @@ def parse_source_options(items: list[str] | tuple[str, ...]) -> dict[str, dict[s
 #: CLI option (argparse dest) -> (parameter, sources it applies to)
 _OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "year": ("year", ("cbs_kwb", "pdok", "vektis")),
-    "gemeente": ("gemeenten", ("cbs_kwb", "rivm", "pdok")),
-    "topic": ("topics", ("cbs_kwb",)),
-    "table": ("table_id", ("rivm", "cbs_kwb")),
-    "period": ("periods", ("rivm", "wsjg")),
+    "gemeente": ("gemeenten", ("cbs_kwb", "rivm", "pdok", "cbs_table")),
+    "topic": ("topics", ("cbs_kwb", "cbs_table")),
+    "table": ("table_id", ("rivm", "cbs_kwb", "cbs_table")),
+    "period": ("periods", ("rivm", "wsjg", "cbs_table")),
+    "dimensie": ("dimensions", ("cbs_table",)),
     "level": ("level", ("pdok", "vektis")),
     "variable": ("variables", ("wsjg",)),
     "geolevel": ("geolevel", ("wsjg",)),
-    "catalog": ("catalog_url", ("cbs_kwb", "rivm")),
+    "catalog": ("catalog_url", ("cbs_kwb", "rivm", "cbs_table")),
     "base_url": ("base_url", ("pdok", "vektis", "wsjg")),
     "path": ("path", ("extract",)),
     "schema": ("schema_path", ("extract",)),
@@ -267,9 +283,11 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", choices=list(SOURCES), help="de bron: " + ", ".join(SOURCES))
     parser.add_argument("--year", type=int, help="jaar (KWB-tabel, PDOK-editie, Vektis-jaar; RIVM/WSJG: periode)")
     parser.add_argument("--gemeente", action="append", metavar="GMxxxx", help="alleen deze gemeente(n) (herhaalbaar)")
-    parser.add_argument("--topic", action="append", help="KWB: alleen deze onderwerpen (herhaalbaar)")
-    parser.add_argument("--table", help="RIVM-tabel: " + ", ".join(RIVM_TABLES))
-    parser.add_argument("--period", action="append", help="periode(n) (RIVM: jaar; WSJG: periodecode)")
+    parser.add_argument("--topic", action="append", help="KWB, cbs_table: alleen deze onderwerpen (herhaalbaar)")
+    parser.add_argument("--table", help="RIVM-tabel: " + ", ".join(RIVM_TABLES) + "; cbs_table: elke tabel (bijv. 47018NED)")
+    parser.add_argument("--period", action="append", help="periode(n) (RIVM, cbs_table: jaar; WSJG: periodecode)")
+    parser.add_argument("--dimensie", action="append", metavar="NAAM=LID",
+                        help="cbs_table: vast lid van een extra dimensie, bijv. SoortMisdrijf=0.0.0 (herhaalbaar)")
     parser.add_argument("--level", help="PDOK: gemeente/wijk/buurt; Vektis: gemeente/postcode3")
     parser.add_argument("--variable", action="append", help="WSJG: variabelecode(s) (herhaalbaar)")
     parser.add_argument("--geolevel", help="WSJG: gebiedsniveau (bijv. gemeente)")
@@ -278,6 +296,24 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", type=Path, help="extract: het CSV- of Parquet-bestand")
     parser.add_argument("--schema", type=Path, help="extract: het YAML-schema")
     parser.add_argument("--raw", type=Path, default=None, metavar="DIR", help="raw store (standaard de ingebouwde data)")
+
+
+def _dimensions(items: list[str]) -> dict[str, str]:
+    """``["SoortMisdrijf=0.0.0"]`` → ``{"SoortMisdrijf": "0.0.0"}``; every bad item in one ConfigError."""
+    out: dict[str, str] = {}
+    problems = []
+    for item in items:
+        name, sep, member = item.partition("=")
+        if not sep or not name.strip() or not member.strip():
+            problems.append(f"{item!r} is not NAAM=LID (e.g. SoortMisdrijf=0.0.0)")
+        elif name.strip() in out:
+            problems.append(f"dimension {name.strip()!r} given twice")
+        else:
+            out[name.strip()] = member.strip()
+    if problems:
+        msg = "--dimensie: " + "; ".join(problems)
+        raise ConfigError(msg)
+    return out
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
@@ -289,8 +325,8 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         if value is None:
             continue
         if source in sources:
-            params[param] = value
-        elif dest == "year" and source in ("rivm", "wsjg") and getattr(args, "period", None) is None:
+            params[param] = _dimensions(value) if dest == "dimensie" else value
+        elif dest == "year" and source in ("rivm", "wsjg", "cbs_table") and getattr(args, "period", None) is None:
             params["periods"] = [value]
         else:
             wrong.append(f"--{dest.replace('_', '-')}")
@@ -301,12 +337,18 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def fetch_cli(args: argparse.Namespace) -> int:
-    """Run ``wijkprofiel fetch``; return the exit code (0 ok, 1 fetch error, 2 bad arguments)."""
+    """Run ``wijkprofiel fetch``; return the exit code (0 ok, 1 fetch error, 2 bad arguments).
+
+    While fetching, download progress goes to stderr: on a terminal one line per download
+    rewritten in place, otherwise one line per progress record (see
+    :mod:`wijkprofiel.sources._progress`).
+    """
     raw_root = Path(args.raw) if getattr(args, "raw", None) else default_raw_root()
     try:
         params = _params(args)
         before = {s.path for s in list_snapshots(raw_root, args.source)}
-        snapshot = fetch_source(args.source, raw_root, **params)
+        with progress_to(sys.stderr):
+            snapshot = fetch_source(args.source, raw_root, **params)
     except ConfigError as exc:
         print(f"wijkprofiel fetch: fout in de invoer: {exc}", file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ from wijkprofiel.sources._http import (
     new_session,
     subset_dataset,
 )
+from wijkprofiel.sources._progress import PageProgress
 from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
@@ -221,7 +222,8 @@ def fetch_pdok(
     """Download one wijk- en buurtkaart layer from the PDOK WFS into the raw store.
 
     ``GetFeature`` with ``outputFormat=application/json``, paged with ``count`` and
-    ``startIndex`` until a short page (and checked against ``numberMatched`` when given).
+    ``startIndex`` until a short page (and checked against ``numberMatched`` when given),
+    logging progress on ``wijkprofiel.sources.progress`` (first and last page, else ≤ 1 per ~2 s).
     The features are saved as one FeatureCollection ``features.geojson.gz`` (with a ``crs``
     member for RD New) that :func:`parse_pdok_layer` reads; page envelopes (time stamps) are
     dropped so unchanged content gives an unchanged snapshot.
@@ -291,6 +293,7 @@ def fetch_pdok(
     matched: int | None = None
     crs: Any = None
     pages = 0
+    progress = PageProgress(PDOK_SOURCE, f"{layer} {year}", unit="objecten")
     while True:
         page = get_json(
             session, url, source=PDOK_SOURCE, table=layer, policy=policy,
@@ -303,7 +306,9 @@ def fetch_pdok(
         if matched is None and isinstance(page.get("numberMatched"), int):
             matched = int(page["numberMatched"])
         crs = crs or page.get("crs")
-        if len(batch) < page_size or (matched is not None and len(features) >= matched):
+        last = len(batch) < page_size or (matched is not None and len(features) >= matched)
+        progress.page(len(batch), last=last, total=matched)
+        if last:
             break
     code_key = next((k for k in _CODE[level] if features and k in features[0]["properties"]), None)
     found = [f["properties"].get(code_key) for f in features] if code_key else []
