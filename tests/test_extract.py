@@ -129,7 +129,7 @@ def test_schema_problems_are_listed_at_once_with_file_and_keys(tmp_path: Path) -
 
 
 def test_registry_ids_and_yaml_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="'eenzaam' already exists in the indicator registry"):
+    with pytest.raises(ConfigError, match="'eenzaam' already exists in the dataset catalogue"):
         load_extract_schema(write(tmp_path, "a.yaml", SCHEMA.replace("rokers_jongeren", "eenzaam")))
     with pytest.raises(ConfigError, match="cannot read the extract schema as YAML"):
         load_extract_schema(write(tmp_path, "b.yaml", "indicator: [unclosed"))

@@ -56,7 +56,7 @@ def _fetch(replay: ReplayServer, raw: Path, cache: Path, params: dict[str, Any],
 def test_cache_hit_does_not_refetch_and_a_removed_snapshot_does(prefect_home: Path, replay: ReplayServer,
                                                                  tmp_path: Path) -> None:
     raw, cache = tmp_path / "raw", tmp_path / "cache"
-    params = {"catalog_url": replay.host, "periods": [2020], "gemeenten": ["GM0281"]}
+    params = {"table_id": "50090NED", "catalog_url": replay.host, "periods": [2020], "gemeenten": ["GM0281"]}
     first, path = _fetch(replay, raw, cache, params, 3600)
     assert first > 0 and (Path(path) / MANIFEST_NAME).is_file()
     again, cached = _fetch(replay, raw, cache, params, 3600)
@@ -76,7 +76,7 @@ def test_cache_hit_does_not_refetch_and_a_removed_snapshot_does(prefect_home: Pa
 @pytest.mark.shared
 def test_expired_cache_refetches(prefect_home: Path, replay: ReplayServer, tmp_path: Path) -> None:
     raw, cache = tmp_path / "raw", tmp_path / "cache"
-    params = {"catalog_url": replay.host, "periods": [2016], "gemeenten": ["GM0281"]}
+    params = {"table_id": "50090NED", "catalog_url": replay.host, "periods": [2016], "gemeenten": ["GM0281"]}
     first, path = _fetch(replay, raw, cache, params, 1.0)
     assert first > 0
     time.sleep(1.5)

@@ -145,9 +145,11 @@ def test_absent_gemeente_or_period_is_a_fetch_error(replay: ReplayServer, tmp_pa
 
 def test_invalid_parameters_are_listed_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        fetch_rivm("83765NED", tmp_path, periods=[20, "2020JJ00", True], gemeenten=["0599"], catalog_url="host/path")
+        fetch_rivm("8376NED", tmp_path, periods=[20, "2020JJ00", True], gemeenten=["0599"], catalog_url="host/path",
+                   indeling=20)
     text = str(info.value)
-    assert "83765NED" in text and "period 20" in text and "period True" in text and "'0599'" in text and "catalog_url" in text
+    # any well-formed table id may be a (future) RIVM table; a malformed one is named
+    assert "'8376NED'" in text and "indeling 20" in text and "period 20" in text and "period True" in text and "'0599'" in text and "catalog_url" in text
 
 
 def _json_snapshot(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
@@ -178,7 +180,7 @@ def test_parse_json_rejects_ragged_rows(tmp_path: Path) -> None:
 def test_parse_snapshot_reads_the_embedded_csv_too(embedded_raw: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Path] = []
 
-    def recording(path: Path) -> pd.DataFrame:
+    def recording(path: Path, keys: object = None) -> pd.DataFrame:
         seen.append(path)
         return pd.DataFrame()
 

@@ -52,7 +52,8 @@ def _prepare_rivm(frame: pd.DataFrame, ctx: dict[str, Any]) -> Prepared:
     counts = (_constant_counts(frame, year) if not ctx.pop("subset", False)
               else (lambda level: pd.Series(np.nan, index=frame.index)))
     helpers = level_counts(frame, block, LEVELS, counts)
-    helpers["aandeel_leeg_per_blok"] = empty_share(frame, block, list(rivm_indicator_columns(frame)))
+    helpers["aandeel_leeg_per_blok"] = empty_share(frame, block, [c for c in rivm_indicator_columns(frame)
+                                                                  if c in frame.columns])
     return Prepared(frame.assign(**helpers), ["region_code", "period", "population_group", "estimate"], list(helpers), [])
 
 
@@ -253,8 +254,4 @@ def suite_sizes() -> dict[str, int]:
         Suite name → GX expectations plus checks done in Python (pdok: the CRS); equal to the
         number of rows :func:`validate_frame` returns for that suite.
     """
-    from wijkprofiel.store import default_catalogue
-
-    rivm = tuple(dict.fromkeys(default_catalogue().keys("rivm_gezondheidsmonitor").values()))
-    return {name: len(_suite(name, rivm if name == "rivm" else ()).expectations) + spec[3]
-            for name, spec in SUITES.items()}
+    return {name: len(SUITES[name][0]().expectations) + spec[3] for name, spec in SUITES.items()}

@@ -88,14 +88,15 @@ def _warning(doel: str) -> dict[str, str]:
 
 
 def rivm_indicator_columns(frame: Any) -> tuple[str, ...]:
-    """The indicator columns of a parsed RIVM frame (its ``attrs['column_map']``; without it,
-    the catalogue's RIVM indicators present in the frame)."""
+    """The indicator columns a parsed RIVM frame must have: those its table announced
+    (``attrs['column_map']``, from the table's topics and the catalogue); without that record,
+    every RIVM indicator of the shipped catalogue."""
     mapped = list(getattr(frame, "attrs", {}).get("column_map", {}).values())
     if not mapped:
         from wijkprofiel.store import default_catalogue
 
         mapped = list(default_catalogue().keys("rivm_gezondheidsmonitor").values())
-    return tuple(c for c in dict.fromkeys(mapped) if c in frame.columns)
+    return tuple(dict.fromkeys(mapped))
 
 
 def _vektis_cost_columns() -> list[str]:
@@ -124,14 +125,19 @@ def _level_counts(suite: Any, block: str) -> None:
             meta=_error(f"aantal {level}en per {block} zoals gepubliceerd voor de indeling")))
 
 
-def rivm_suite(indicators: tuple[str, ...] = ()) -> Any:
+def rivm_suite(indicators: tuple[str, ...] | None = None) -> Any:
     """Suite ``rivm`` on the wide frame of :func:`~wijkprofiel.sources.rivm.parse_rivm_csv`.
 
     ``indicators``: the indicator columns of the table (the catalogue's RIVM indicators that
-    the table publishes; a newer table may drop or add topics). Counts per level are checked
+    the table publishes; a newer table may drop or add topics); default: every RIVM
+    indicator of the shipped catalogue. Counts per level are checked
     per block of (period, age group, estimate): a table with all three Marges holds every
     region once per estimate.
     """
+    if indicators is None:
+        from wijkprofiel.store import default_catalogue
+
+        indicators = tuple(dict.fromkeys(default_catalogue().keys("rivm_gezondheidsmonitor").values()))
     gx, gxe, col = gx_modules()
     s = gx.ExpectationSuite(name="rivm")
     s.add_expectation(gxe.ExpectTableColumnsToMatchSet(
