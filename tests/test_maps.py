@@ -17,11 +17,14 @@ import shapely
 
 from wijkprofiel.publish import (
     CLASS_COLORS,
+    SOURCE_LABELS,
     VALUE_ALPHABET,
+    SeriesTable,
     class_phrase,
     decode_fixed,
     decode_series,
     encode_fixed,
+    map_payload,
     page_payload,
     render_map_page,
     script_json,
@@ -223,6 +226,25 @@ def test_class_phrases() -> None:
     assert class_phrase("similar", "significance_99.8", "nl") == "niet significant verschillend van Nederland"
     assert class_phrase("similar", "descriptive_z", "gemeente") == "beschrijvend: vergelijkbaar met de gemeente"
     assert class_phrase("not_compared", "descriptive_z", "nl") == "geen vergelijking mogelijk"
+
+
+def test_own_extract_is_named_as_such() -> None:
+    """Indicators of own extracts (source ``extract``) carry a Dutch source label into the
+    legend and tooltip ('Bron: eigen extract ...'), not the bare source id."""
+    indicators = pd.DataFrame({"indicator_id": ["vroeggeboorte"], "label_nl": ["Vroeggeboorte (< 37 weken)"],
+                               "unit": ["%"], "theme": ["gezondheid"], "polarity": ["higher_is_worse"],
+                               "source": ["extract"], "sort_order": [1]})
+    rows = pd.DataFrame({"indicator_id": "vroeggeboorte", "region_code": ["WK059901", "WK059903"], "period": 2022,
+                         "population_group": "totaal", "level": "wijk", "value": [7.0, 14.0], "gemeente_value": 8.0,
+                         "nl_value": 7.0, "class_nl": ["similar", "much_worse"], "class_gemeente": ["similar", "worse"],
+                         "class_method": "nested_z"})
+    payload = map_payload(SeriesTable.from_comparisons(rows, indicators), ["WK059901", "WK059903"], ["A", "B"],
+                          indicators, sources=SOURCE_LABELS, geo={}, bounds=[[51.8, 4.3], [52.0, 4.6]])
+    assert payload["indicators"][0]["source"] == SOURCE_LABELS["extract"]
+    assert SOURCE_LABELS["extract"].startswith("eigen extract")
+    page = render_map_page(payload, title="t", subtitle="s", links=[], extra_html="")
+    assert page_payload(page)["indicators"][0]["label"] == "Vroeggeboorte (< 37 weken)"
+    assert "(< 37 weken)" not in page, "the label is escaped inside the script"
 
 
 def test_data_strings_are_escaped_in_map_pages(maps: Path) -> None:

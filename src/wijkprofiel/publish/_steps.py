@@ -61,6 +61,9 @@ SOURCE_LABELS = {
     "rivm_gezondheidsmonitor": "RIVM/GGD'en/CBS, Gezondheidsmonitor Volwassenen en Ouderen (kleingebiedsschattingen)",
     "cbs_kwb": "CBS, Kerncijfers wijken en buurten",
     "vektis_zvw": "Vektis, Open Databestand Zorgverzekeringswet",
+    # own extracts (``wijkprofiel extract``): which extract is in the source list of the
+    # index and profile pages (title, file, licence)
+    "extract": "eigen extract (aangeleverde gegevens, geen open bron)",
 }
 #: wijk profiles rendered together (vectorised) per chunk
 PROFILE_CHUNK = 400
