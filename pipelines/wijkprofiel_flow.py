@@ -231,10 +231,7 @@ def dataset_fetch_parameters(catalogue: Catalogue, dataset: Dataset,
     if table and table != dataset.table:
         dataset = catalogue.dataset(dataset.source, str(table)) or replace(dataset, dataset_id=f"{dataset.source}_{table}",
                                                                           table=str(table), indeling=None)
-    params = {**dataset.fetch_parameters(), **overrides}
-    if dataset.source == "rivm" and dataset.indeling is not None:
-        params.setdefault("indeling", dataset.indeling)
-    return dataset, params
+    return dataset, {**dataset.fetch_parameters(), **overrides}
 
 
 def datasets_to_refresh(catalogue: Catalogue, sources: list[str], everything_marked: bool) -> list[Dataset]:

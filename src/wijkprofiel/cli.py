@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cdn", action="store_true", help="laad Leaflet van een CDN in plaats van in te bouwen")
     run.add_argument("--ververs", action="append", default=[], metavar="BRON",
                      help="haal de datasets van deze bron uit de catalogus eerst live op (herhaalbaar; RIVM: de nieuwste "
-                          "tabel); mislukt ophalen → laatste snapshot, gemarkeerd als niet actueel")
+                          "tabel; 'alles': elke dataset met refresh: true, zoals een geplande run); mislukt ophalen → "
+                          "laatste snapshot, gemarkeerd als niet actueel")
     run.add_argument("--bron-optie", action="append", default=[], metavar="BRON.PARAMETER=WAARDE",
                      help="parameter voor het ophalen met --ververs, bijv. rivm.catalog_url=dataderden.cbs.nl (herhaalbaar)")
     run.add_argument("--ophaal-timeout", type=float, default=None, metavar="SEC", help="timeout per HTTP-verzoek")
@@ -158,7 +159,8 @@ def _run(args: argparse.Namespace) -> int:
         disclosure_threshold=settings.disclosure_threshold,
         self_contained=settings.self_contained,
         crosswalks=[str(p) for p in settings.crosswalks],
-        refresh=list(args.ververs) or None,
+        refresh=[s for s in args.ververs if s != "alles"] or None,
+        refresh_catalogue="alles" in args.ververs,
         lock_wait_seconds=args.wacht,
         fetch_params=fetch_params or None,
         fetch_options=options,

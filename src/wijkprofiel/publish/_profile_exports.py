@@ -19,6 +19,7 @@ PROFILE_COLUMNS = [
     "thema", "indicator_id", "indicator", "eenheid", "periode", "leeftijdsgroep", "waarde",
     "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
     "klasse_gemeente", "klasse_nederland", "methode", "ondergrens_95", "bovengrens_95", "onderdrukt",
+    "alleen_gemeente",
 ]
 
 

@@ -129,10 +129,45 @@ def profile_table(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
         # 'ja': the value is withheld (based on fewer than the disclosure threshold)
         "onderdrukt": np.where(t["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool), "ja", "nee")
         if "suppressed" in t else "nee",
+        # 'ja': published only per gemeente (e.g. Vektis, Waarstaatjegemeente): no value for the wijk itself
+        "alleen_gemeente": np.where(t["alleen_gemeente"].astype("boolean").fillna(False).to_numpy(dtype=bool), "ja", "nee")
+        if "alleen_gemeente" in t else "nee",
     })
     for col in _NUMERIC:
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64").round(2)
     return out.reset_index(drop=True)
+
+
+def gemeente_level_rows(comp: pd.DataFrame, parent: dict[str, str]) -> pd.DataFrame:
+    """Profile rows for what is published only per gemeente (Vektis, WSJG, …).
+
+    For every wijk in ``parent`` (wijk → gemeente) and every indicator and population group
+    that its gemeente has in ``comp`` but the wijk has not, one row of the newest period:
+    the wijk's value empty, the gemeente's value and its NL value beside it, no class
+    (``not_compared``), ``alleen_gemeente`` true. So a wijk profile shows the drivers known
+    only for the whole gemeente as such.
+    """
+    gm = comp[(comp["level"] == "gemeente") & comp["region_code"].isin(set(parent.values()))]
+    if gm.empty or not parent:
+        return comp.iloc[0:0].assign(alleen_gemeente=pd.Series(dtype=bool))
+    gm = gm.sort_values("period").drop_duplicates(["region_code", "indicator_id", "population_group"], keep="last")
+    wijk = comp[(comp["level"] == "wijk") & comp["region_code"].isin(set(parent))]
+    have = set(zip(wijk["region_code"], wijk["indicator_id"], wijk["population_group"], strict=True))
+    links = pd.DataFrame({"wijk": list(parent), "gemeentecode": list(parent.values())})
+    rows = links.merge(gm, left_on="gemeentecode", right_on="region_code")
+    keep = [(w, i, g) not in have for w, i, g in zip(rows["wijk"], rows["indicator_id"], rows["population_group"], strict=True)]
+    rows = rows[keep]
+    nan = np.full(len(rows), np.nan)
+    out = rows.drop(columns=["region_code", "gemeentecode"]).rename(columns={"wijk": "region_code"}).assign(
+        level="wijk", gemeente_value=rows["value"].to_numpy(), value=nan, diff_gemeente=nan, diff_nl=nan,
+        index_nl=nan, z_gemeente=nan, z_nl=nan, class_gemeente="not_compared", class_nl="not_compared",
+        class_method="descriptive_z", alleen_gemeente=True)
+    for col in ("ci_lower", "ci_upper", "p_gemeente", "p_nl"):
+        if col in out:
+            out[col] = nan
+    if "suppressed" in out:
+        out["suppressed"] = False
+    return out[[*comp.columns, "alleen_gemeente"]]
 
 
 def _take_mapped(mapped: pd.Series, codes: NDArray[np.intp], index: pd.Index) -> pd.Series:
@@ -259,11 +294,15 @@ def _rows_html(table: pd.DataFrame, latest: pd.DataFrame, spine: Spine, level_la
     theme = latest["thema"].fillna("").to_numpy(dtype=object)
     periods = latest["periode"].to_numpy(dtype=np.int64)
     suppressed = (latest["onderdrukt"].to_numpy(dtype=object) == "ja") if "onderdrukt" in latest else np.zeros(len(latest), bool)
+    gemeente_only = ((latest["alleen_gemeente"].to_numpy(dtype=object) == "ja") if "alleen_gemeente" in latest
+                     else np.zeros(len(latest), bool))
     out = np.empty(len(latest), dtype=object)
     for i in range(len(latest)):
         if suppressed[i]:  # withheld: say so instead of "no data"
             value = f'<span class="sup" title="{_SUPPRESSED_TITLE}">onderdrukt</span>'
             c_gm[i] = c_nl[i] = _SUPPRESSED_CELL
+        elif gemeente_only[i]:
+            value = '<span class="gmo">alleen per gemeente</span>'
         else:
             value = f["waarde"][i] + (f'<br><span class="ci">{f["ondergrens_95"][i]}–{f["bovengrens_95"][i]}</span>' if has_ci[i] else "")
         out[i] = ((f"<h2>{_e(theme[i])}</h2>\n<table>{head}<tbody>\n" if first[i] else "")

@@ -29,6 +29,7 @@ from wijkprofiel.publish._profiles import (
     KEY_INDICATORS,
     Spine,
     env,
+    gemeente_level_rows,
     gemeente_overview_html,
     profile_csv,
     profile_csv_texts,
@@ -218,7 +219,11 @@ def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, geme
     nl_name, nlw_name = national_names(indeling_year)
     wanted = sorted(w for code, _ in gemeenten for w in shared.wijken_of.get(code, []))
     parent = {w: code for code, _ in gemeenten for w in shared.wijken_of.get(code, [])}
-    ptable = profile_table(wijk_rows[wijk_rows["region_code"].isin(set(wanted))], shared.indicators)
+    own = wijk_rows[wijk_rows["region_code"].isin(set(wanted))]
+    if "level" in own:
+        own = own[own["level"] == "wijk"]
+    ptable = profile_table(pd.concat([own, gemeente_level_rows(wijk_rows, parent)], ignore_index=True),
+                           shared.indicators)
     summary = wijk_summary(ptable, KEY_INDICATORS)
     pages = [{"code": w, "name": names.get(w, w), "gemeentecode": parent[w], "gemeente_name": names.get(parent[w], parent[w]),
               "links": [(f"{parent[w]}.html", f"← {names.get(parent[w], parent[w])}: alle wijken"),

@@ -58,13 +58,17 @@ def read_warehouse(db_path: Path, indeling_year: int) -> dict[str, pd.DataFrame]
 
 
 def read_wijk_rows(db_path: Path, indeling_year: int, wijken: list[str]) -> pd.DataFrame:
-    """The comparison rows of ``wijken`` only (read-only, parameterised; the same columns
-    and types as the wijk rows of :func:`read_warehouse`)."""
+    """The comparison rows of ``wijken`` and of their gemeenten (for indicators published
+    only per gemeente), read-only and parameterised; the same columns and types as the rows
+    of :func:`read_warehouse`."""
     con = connect(db_path)
     try:
         con.execute("SET enable_progress_bar = false")
-        return _comp_frame(con, "SELECT region_code FROM regions WHERE indeling_year = ? AND level = 'wijk' "
-                           "AND region_code IN (SELECT unnest(?::VARCHAR[]))", [indeling_year, wijken], indeling_year)
+        return _comp_frame(con, "SELECT region_code FROM regions WHERE indeling_year = ? AND ("
+                           "(level = 'wijk' AND region_code IN (SELECT unnest(?::VARCHAR[]))) OR "
+                           "(level = 'gemeente' AND region_code IN (SELECT gemeentecode FROM regions WHERE "
+                           "indeling_year = ? AND region_code IN (SELECT unnest(?::VARCHAR[])))))",
+                           [indeling_year, wijken, indeling_year, wijken], indeling_year)
     finally:
         con.close()
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from wijkprofiel.config import default_raw_root
+from wijkprofiel.config import fetched_root
 from wijkprofiel.errors import ConfigError, WijkprofielError
 from wijkprofiel.sources._http import RetryPolicy
 from wijkprofiel.sources._progress import progress_to
@@ -280,7 +280,12 @@ _OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``wijkprofiel fetch`` to a (sub)parser (Dutch help texts)."""
-    parser.add_argument("source", choices=list(SOURCES), help="de bron: " + ", ".join(SOURCES))
+    parser.add_argument("source", nargs="?", choices=list(SOURCES),
+                        help="de bron: " + ", ".join(SOURCES) + " (of --dataset)")
+    parser.add_argument("--dataset", action="append", default=None, metavar="ID",
+                        help="haal deze dataset van de catalogus op met de parameters uit de catalogus (herhaalbaar)")
+    parser.add_argument("--catalogus", type=Path, default=None, metavar="BESTAND",
+                        help="eigen datasetcatalogus (YAML) voor --dataset")
     parser.add_argument("--year", type=int, help="jaar (KWB-tabel, PDOK-editie, Vektis-jaar; RIVM/WSJG: periode)")
     parser.add_argument("--gemeente", action="append", metavar="GMxxxx", help="alleen deze gemeente(n) (herhaalbaar)")
     parser.add_argument("--topic", action="append", help="KWB, cbs_table: alleen deze onderwerpen (herhaalbaar)")
@@ -295,7 +300,8 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", dest="base_url", help="andere service-URL (PDOK, Vektis, WSJG)")
     parser.add_argument("--path", type=Path, help="extract: het CSV- of Parquet-bestand")
     parser.add_argument("--schema", type=Path, help="extract: het YAML-schema")
-    parser.add_argument("--raw", type=Path, default=None, metavar="DIR", help="raw store (standaard de ingebouwde data)")
+    parser.add_argument("--raw", type=Path, default=None, metavar="DIR",
+                        help="raw store om in te schrijven (standaard ./data/fetched; de ingebouwde data wordt nooit gewijzigd)")
 
 
 def _dimensions(items: list[str]) -> dict[str, str]:
@@ -343,21 +349,45 @@ def fetch_cli(args: argparse.Namespace) -> int:
     rewritten in place, otherwise one line per progress record (see
     :mod:`wijkprofiel.sources._progress`).
     """
-    raw_root = Path(args.raw) if getattr(args, "raw", None) else default_raw_root()
+    raw_root = Path(args.raw) if getattr(args, "raw", None) else fetched_root(Path.cwd())
     try:
-        params = _params(args)
-        before = {s.path for s in list_snapshots(raw_root, args.source)}
-        with progress_to(sys.stderr):
-            snapshot = fetch_source(args.source, raw_root, **params)
+        jobs = _jobs(args)
+        done: list[tuple[Snapshot, bool]] = []
+        for source, params in jobs:
+            before = {s.path for s in list_snapshots(raw_root, source)}
+            with progress_to(sys.stderr):
+                snapshot = fetch_source(source, raw_root, **params)
+            done.append((snapshot, snapshot.path in before))
     except ConfigError as exc:
         print(f"wijkprofiel fetch: fout in de invoer: {exc}", file=sys.stderr)
         return 2
     except WijkprofielError as exc:
         print(f"wijkprofiel fetch: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    state = "ongewijzigd (zelfde inhoud als de laatste snapshot)" if snapshot.path in before else "nieuw"
-    rows = {name: meta.get("rows") for name, meta in snapshot.manifest.get("files", {}).items()}
-    print(f"{snapshot.source}/{snapshot.dataset}: snapshot {snapshot.snapshot_id} {state}")
-    print(f"  map  : {snapshot.path}")
-    print(f"  rijen: {', '.join(f'{k} {v}' for k, v in rows.items() if v is not None)}")
+    for snapshot, unchanged in done:
+        state = "ongewijzigd (zelfde inhoud als de laatste snapshot)" if unchanged else "nieuw"
+        rows = {name: meta.get("rows") for name, meta in snapshot.manifest.get("files", {}).items()}
+        print(f"{snapshot.source}/{snapshot.dataset}: snapshot {snapshot.snapshot_id} {state}")
+        print(f"  map  : {snapshot.path}")
+        print(f"  rijen: {', '.join(f'{k} {v}' for k, v in rows.items() if v is not None)}")
     return 0
+
+
+def _jobs(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    """(source, parameters) per fetch: the command-line source, or the catalogue datasets named
+    with ``--dataset`` (their catalogue parameters; every unknown id named at once)."""
+    wanted = list(getattr(args, "dataset", None) or [])
+    if not wanted:
+        if getattr(args, "source", None) is None:
+            msg = "give a source (e.g. `wijkprofiel fetch rivm --table 50150NED`) or --dataset ID of the catalogue"
+            raise ConfigError(msg)
+        return [(str(args.source), _params(args))]
+    from wijkprofiel.store import default_catalogue, load_catalogue
+
+    catalogue = load_catalogue(args.catalogus) if getattr(args, "catalogus", None) else default_catalogue()
+    known = {d.dataset_id: d for d in catalogue.datasets}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        msg = f"unknown dataset(s) {', '.join(unknown)}; the catalogue {catalogue.path} has: {', '.join(known)}"
+        raise ConfigError(msg)
+    return [(known[d].source, known[d].fetch_parameters()) for d in wanted]

@@ -99,6 +99,8 @@ class Dataset:
         out: dict[str, Any] = dict(self.params)
         if self.source in ("rivm", "cbs_table"):
             out["table_id"] = self.table
+        if self.source == "rivm" and self.indeling is not None:
+            out["indeling"] = self.indeling  # recorded in the manifest of the snapshot
         if self.source == "cbs_kwb" and self.table:
             out["table_id"] = self.table
         if self.source in ("cbs_kwb", "pdok", "vektis"):
