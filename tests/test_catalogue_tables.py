@@ -47,7 +47,7 @@ def test_embedded_table_with_all_marges_validates_and_is_tested(replay: ReplaySe
     fetched = tmp_path / "fetched"
     snap = fetch_source("rivm", fetched, table_id="50090NED", catalog_url=replay.host, indeling=2020,
                         policy=fast_policy())
-    assert snap.manifest["files"]["UntypedDataSet.json.gz"]["rows"] == 3 * 135_704
+    assert snap.manifest["files"]["UntypedDataSet.json.gz"]["rows"] == 3 * 138_728  # three Marges × the 138,728 recorded rows
     loaded = load_sources([fetched, EMBEDDED_RAW])  # the fetched snapshot above the embedded seed
     used = set(loaded.sources.loc[loaded.sources["name"] == "rivm", "source_id"])
     assert used == {f"rivm/50090NED@{snap.snapshot_id}"}

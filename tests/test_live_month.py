@@ -31,7 +31,13 @@ import pytest
 import yaml
 
 from tests.conftest import EMBEDDED_RAW
-from tests.replay_server import WSJG_TEST_KEY, ReplayServer, build_rivm_table, replay_fixture, server_fixture
+from tests.replay_server import (
+    WSJG_TEST_KEY,
+    ReplayServer,
+    build_rivm_table,
+    replay_fixture,
+    server_fixture,
+)
 from wijkprofiel.publish import SIGNIFICANCE_METHODS, decode_series, page_payload
 from wijkprofiel.store import DEFAULT_CATALOGUE
 

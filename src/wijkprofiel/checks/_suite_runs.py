@@ -161,7 +161,7 @@ def _suite(name: str, columns: tuple[str, ...] = ()) -> Any:
     """The suite, built once per name (and, for ``rivm``, per set of indicator columns)."""
     key = (name, columns)
     if key not in _BUILT:
-        _BUILT[key] = SUITES[name][0](columns) if name == "rivm" else SUITES[name][0]()
+        _BUILT[key] = rivm_suite(columns) if name == "rivm" else SUITES[name][0]()
     return _BUILT[key]
 
 

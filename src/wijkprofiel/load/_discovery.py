@@ -106,7 +106,8 @@ def _int(value: Any) -> int | None:
 def describe(snapshot: Snapshot, root: Path) -> SnapshotInfo:
     """What one snapshot holds, from its manifest with the dataset name as fallback."""
     m = snapshot.manifest
-    params = m.get("params") if isinstance(m.get("params"), dict) else {}
+    raw_params = m.get("params")
+    params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     dataset = snapshot.dataset
     gemeenten = _codes(params.get("gemeenten"))
     periods = _years(params.get("periods"))

@@ -30,7 +30,7 @@ def _layer_file(info: SnapshotInfo) -> Path:
     names = sorted(info.snapshot.manifest.get("files", {}))
     for name in names:
         if name.lower().endswith(_GEOMETRY_SUFFIXES):
-            return info.snapshot.path / name
+            return Path(info.snapshot.path) / str(name)
     from wijkprofiel.errors import SchemaError
 
     msg = f"{info.snapshot.path}: expected a GeoJSON or GeoPackage file in the PDOK snapshot, files: {names}"
@@ -99,8 +99,9 @@ def assemble_regions(
     regions["geometry"] = None
     regions["geometry_year"] = pd.array([pd.NA] * len(regions), dtype="Int64")
     regions["water"] = pd.array([pd.NA] * len(regions), dtype="boolean")
-    for (year, level), _ in regions.groupby(["indeling_year", "level"], sort=True):
-        for dataset in _preference(geometries, str(level), int(year)):
+    pairs = regions[["indeling_year", "level"]].drop_duplicates().sort_values(["indeling_year", "level"])
+    for year, level in zip(pairs["indeling_year"].astype(int), pairs["level"].astype(str), strict=True):
+        for dataset in _preference(geometries, level, year):
             gdf = geometries[dataset]
             target = (regions["indeling_year"] == year) & (regions["level"] == level) & regions["geometry"].isna()
             lookup = gdf.drop_duplicates("region_code").set_index("region_code")
@@ -123,11 +124,14 @@ def geometry_summary(regions: pd.DataFrame) -> list[str]:
     """Per indeling and level which editions drew how many gemeenten and regions (Dutch notes)."""
     notes: list[str] = []
     areas = regions[regions["level"].isin(["gemeente", "wijk", "buurt"])]
-    for (year, level), part in areas.groupby(["indeling_year", "level"], sort=True):
+    pairs = areas[["indeling_year", "level"]].drop_duplicates().sort_values(["indeling_year", "level"])
+    for year, level in zip(pairs["indeling_year"].astype(int), pairs["level"].astype(str), strict=True):
+        part = areas[(areas["indeling_year"] == year) & (areas["level"] == level)]
         drawn = part[part["geometry"].notna()]
         editions = ", ".join(
-            f"kaart {int(ed)}: {len(p)} ({p['gemeentecode'].nunique()} gemeenten)"
-            for ed, p in drawn.groupby("geometry_year", sort=True))
-        notes.append(f"geometrie indeling {int(year)}, {level}: {len(drawn)} van {len(part)} getekend"
+            f"kaart {edition}: {(drawn['geometry_year'] == edition).sum()} "
+            f"({drawn.loc[drawn['geometry_year'] == edition, 'gemeentecode'].nunique()} gemeenten)"
+            for edition in sorted(int(e) for e in drawn["geometry_year"].dropna().unique()))
+        notes.append(f"geometrie indeling {year}, {level}: {len(drawn)} van {len(part)} getekend"
                      + (f" ({editions})" if editions else " (geen kaartlaag van dit niveau)"))
     return notes

@@ -356,7 +356,9 @@ def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]],
     static_links = ([{"href": f"static/nederland_gemeenten_{indeling_year}.{ext}", "label": ext.upper()} for ext in ("png", "svg")]
                     if static_maps else [])
     validation, report = shared.validation, shared.report
+    # a source that is not current says why (e.g. a fetch error, a raw file whose sha256 changed)
     failures = [f"{r['source']}: {r['check_name']}: {r['observed']} (verwacht {r['expected']})"
+                + (f" — {str(r.get('details'))[:600]}" if r["check_name"] == "bron actueel" and r.get("details") else "")
                 for r in validation.to_dict("records") if not r["passed"]]
     notes = [f"{_text(r['source'])} {r['code']} ({r['level']}, {r['from_year']}→{r['to_year']}): {r['reason']}"
              for r in report.head(300).to_dict("records")]
