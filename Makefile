@@ -11,7 +11,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test test-fast lint typecheck bench bench-smoke clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/wijkprofiel run $(ARGS)
 
+# everything that guards correctness (slow end-to-end and browser tests included); CI runs this
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not bench" $(PYTEST_ARGS)
+
+# the edit loop: unit and fast integration tests (no national end-to-end runs, no browser)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser and not bench" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src pipelines tests
@@ -32,8 +37,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf data/processed maps .pytest_cache
+	rm -rf data/processed data/fetched maps .pytest_cache
 
-# benchmarks (not part of `make test`): make bench, or make bench BENCH_ARGS=--quick
+# benchmarks (not part of `make test`): make bench, make bench BENCH_ARGS=--quick, make bench-smoke
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# the quick benchmark as a test (about ten minutes on two cores)
+bench-smoke: $(STAMP)
+	$(BIN)/python -m pytest -m bench $(PYTEST_ARGS)

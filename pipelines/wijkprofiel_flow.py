@@ -41,7 +41,7 @@ from wijkprofiel.config import raw_layers
 from wijkprofiel.errors import ConfigError
 from wijkprofiel.indeling import harmonise_loaded
 from wijkprofiel.load import Loaded, load_raw, mark_fetch_failures, source_summary
-from wijkprofiel.publish import PublishResult
+from wijkprofiel.publish import PublishResult, remove_leftovers
 from wijkprofiel.store import (
     MANIFEST_NAME,
     Catalogue,
@@ -338,6 +338,8 @@ def wijkprofiel(
     catalogue = load_catalogue(Path(catalogue_path)) if catalogue_path else default_catalogue()
     roots = raw_layers(Path(raw_root) if raw_root else None, Path(out_root))
     with publication_lock(Path(out_root), wait_seconds=lock_wait_seconds):
+        for leftover in remove_leftovers(maps_dir):  # of killed runs; nothing live uses them under the lock
+            get_run_logger().info("overblijfsel van een afgebroken run verwijderd: %s", leftover)
         what = ", ".join(refresh or []) + (" en alles met refresh in de catalogus" if refresh_catalogue else "")
         stage("ingest", f"bronnen ophalen ({what or 'geen'}) en laden uit {' + '.join(map(str, roots))} "
                         f"(catalogus {catalogue.path})")

@@ -1,8 +1,10 @@
-"""The benchmark harness: ``python -m benchmarks.run --quick`` runs and writes valid results.
+"""The benchmark harness: ``python -m benchmarks.run`` runs and writes valid results.
 
-The quick run still builds the national warehouse (load → write) and runs the CLI once, so
-it takes minutes: marked slow. It writes into a temporary directory, never over the
-committed ``benchmarks/results.*``.
+``test_harness_writes_valid_results`` (seconds: the extract benchmark at 10^5 rows) guards
+the harness itself in ``make test``. The whole quick benchmark builds the national warehouse
+and runs the CLI, about ten minutes on two cores: it is marked ``bench`` and runs with
+``make bench-smoke`` (and every ``make bench``), not in ``make test``. Both write into a
+temporary directory, never over the committed ``benchmarks/results.*``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,23 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
+def test_harness_writes_valid_results(tmp_path: Path) -> None:
+    env = {**os.environ, "WIJKPROFIEL_BENCH_DIR": str(tmp_path / "work")}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--only", "extract", "--no-profile",
+                           "--out", str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert results["config"]["quick"] is True
+    assert {"cores", "memory_gib", "python", "duckdb", "pandas", "date"} <= set(results["machine"])
+    assert set(results["benchmarks"]) == {"extract"} and "error" not in results["benchmarks"]["extract"]
+    extract = results["benchmarks"]["extract"]["orders"]["random"]["100000"]
+    assert extract["persons_check"] is True and extract["peak_rss_bytes_max"] > 0
+    assert results["targets"] and all({"id", "target", "measured", "met"} <= set(t) for t in results["targets"])
+    md = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "| machine | |" in md and "## Targets" in md
+
+
+@pytest.mark.bench
 def test_quick_benchmark_writes_valid_results(tmp_path: Path) -> None:
     env = {**os.environ, "WIJKPROFIEL_BENCH_DIR": str(tmp_path / "work")}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--no-profile", "--out", str(tmp_path)],
@@ -29,7 +47,7 @@ def test_quick_benchmark_writes_valid_results(tmp_path: Path) -> None:
     assert {"cores", "memory_gib", "python", "duckdb", "pandas", "date"} <= set(results["machine"])
     bench = results["benchmarks"]
     assert set(bench) == {"stages", "compare", "cli", "naive", "maps", "scaling", "dask", "extract"}
-    errors = {k: v["error"] for k, v in bench.items() if "error" in v}
+    errors = {k: (v["error"], v.get("tail", "")) for k, v in bench.items() if "error" in v}
     assert not errors, errors
     for stage in ("load", "disclose", "validate", "compare", "write", "publish"):
         s = bench["stages"]["stages"][stage]

@@ -159,3 +159,25 @@ def test_second_run_waits_or_exits_with_a_clear_message(tmp_path: Path) -> None:
         waited = time.monotonic() - started
     t.join()
     assert 0.5 < waited < 5
+
+
+def test_lock_lives_beside_the_warehouse_and_leftovers_of_killed_runs_go(tmp_path: Path) -> None:
+    """The lock file is under data/processed (ignored by git, no untracked file in a checkout);
+    staging and replaced directories of killed runs are removed, the live maps are not."""
+    from wijkprofiel.publish import remove_leftovers
+
+    with publication_lock(tmp_path) as lock:
+        assert lock == tmp_path / "data" / "processed" / ".wijkprofiel.lock"
+    maps = tmp_path / "maps"
+    (maps / "gemeenten").mkdir(parents=True)
+    (maps / "index.html").write_text("live", encoding="utf-8")
+    dead = [tmp_path / ".maps.building-abc123", tmp_path / ".maps.old-4242"]
+    for d in dead:
+        (d / "profielen").mkdir(parents=True)
+        (d / "profielen" / "WK1.html").write_text("x", encoding="utf-8")
+    other = tmp_path / ".elders.building-1"
+    other.mkdir()
+    assert remove_leftovers(maps) == sorted(dead)
+    assert not any(d.exists() for d in dead) and other.exists()
+    assert (maps / "index.html").read_text(encoding="utf-8") == "live"
+    assert remove_leftovers(maps) == []

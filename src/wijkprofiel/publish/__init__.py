@@ -85,6 +85,7 @@ from wijkprofiel.publish._static_maps import (
     draw_static_map,
     static_map_jobs,
 )
+from wijkprofiel.publish._swap import remove_leftovers
 from wijkprofiel.publish._web_geometry import (
     ARC_ALPHABET,
     GeomArray,
@@ -110,6 +111,7 @@ __all__ = [
     "Tally",
     "publish",
     "swap_directory",
+    "remove_leftovers",
     "SOURCE_LABELS",
     "prepare_publication",
     "prepare_geometry",

@@ -40,3 +40,19 @@ def _remove_tree(path: Path, threads: int = 8) -> None:
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wijkprofiel-rm") as pool:
         list(pool.map(unlink, files, chunksize=64))
     shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_leftovers(maps_dir: Path) -> list[Path]:
+    """Remove what killed runs left beside ``maps_dir``: staging (``.<name>.building-*``) and
+    replaced (``.<name>.old-*``) directories. Call only while holding the publication lock
+    (no live run of this output directory can be using them). Returns what was removed."""
+    maps_dir = Path(maps_dir)
+    if not maps_dir.parent.is_dir():
+        return []
+    removed = []
+    for pattern in (f".{maps_dir.name}.building-*", f".{maps_dir.name}.old-*"):
+        for path in sorted(maps_dir.parent.glob(pattern)):
+            if path.is_dir():
+                _remove_tree(path)
+                removed.append(path)
+    return removed

@@ -16,19 +16,22 @@ from wijkprofiel.errors import LockError
 __all__ = ["LOCK_NAME", "publication_lock"]
 
 LOCK_NAME = ".wijkprofiel.lock"
+#: where the lock lives below the output directory: beside the warehouse, so that a run in a
+#: checkout leaves no untracked file (``data/processed/`` is ignored by git)
+LOCK_DIR = Path("data") / "processed"
 
 
 @contextlib.contextmanager
 def publication_lock(out_root: Path, *, wait_seconds: float = 0.0, poll: float = 0.5) -> Iterator[Path]:
-    """Hold an exclusive lock on ``<out_root>/.wijkprofiel.lock`` (``fcntl.flock``).
+    """Hold an exclusive lock on ``<out_root>/data/processed/.wijkprofiel.lock`` (``fcntl.flock``).
 
     The operating system releases the lock when the holder exits, even after SIGKILL, so a
     crashed run never blocks the next one. A second run waits up to ``wait_seconds`` and
     then raises LockError naming the holder (pid, start time).
     """
-    out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
-    path = out_root / LOCK_NAME
+    folder = Path(out_root) / LOCK_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait_seconds
     try:
