@@ -79,6 +79,7 @@ def test_truncated_rivm_file_keeps_last_good_rows(raw_copy: Path, warehouse: dic
     path = _file(raw_copy, "rivm", "50090NED", "UntypedDataSet_MW00000.csv.gz")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
+    rehash(path)  # written truncated (the parser, not the integrity check, must catch it)
     loaded = load_sources(raw_copy, previous_db=warehouse["db"])  # type: ignore[arg-type]
     status = loaded.source_status.set_index("source")
     assert status.loc["rivm", "status"] == "stale"
@@ -89,6 +90,22 @@ def test_truncated_rivm_file_keeps_last_good_rows(raw_copy: Path, warehouse: dic
     assert len(loaded.per_source["rivm"]) == len(previous)
 
 
+def rehash(path: Path) -> None:
+    """Record a changed file's sha256 in its snapshot manifest: a snapshot that was *written*
+    with bad content (e.g. by a faulty export), which the integrity check cannot catch, so
+    the parser must."""
+    import json
+
+    from wijkprofiel.store import sha256_bytes, sha256_file
+
+    manifest_path = path.parent / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"][path.name]["sha256"] = sha256_file(path)
+    joined = "\n".join(f"{n}\t{m['sha256']}" for n, m in sorted(manifest["files"].items()))
+    manifest["content_sha256"] = sha256_bytes(joined.encode("utf-8"))
+    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
 def test_not_gzip_and_renamed_column_name_the_file_and_column(raw_copy: Path) -> None:
     vektis = _file(raw_copy, "vektis", "zvw_gemeente_2023", "zvw_gemeente.csv.gz")
     vektis.write_bytes(b"geslacht;leeftijdsklasse;gemeentenaam\nM;90+;ROTTERDAM\n")
@@ -97,6 +114,8 @@ def test_not_gzip_and_renamed_column_name_the_file_and_column(raw_copy: Path) ->
         text = fh.read()
     with gzip.open(kwb, "wt", encoding="utf-8") as fh:
         fh.write(text.replace("Regioaanduiding/Codering (code)", "Regioaanduiding/Kodering (code)", 1))
+    rehash(vektis)
+    rehash(kwb)
     with pytest.raises(SourceError) as err:
         load_sources(raw_copy)  # no previous warehouse: KWB cannot fall back
     message = str(err.value)

@@ -109,7 +109,7 @@ def test_registry_entries() -> None:
     assert list(table["indicator_id"]) == [f"{b}_{k}" for b in BASE_INDICATORS.values() for k in ("isr", "dsr")]
     assert set(table["polarity"]) == {"neutral"} and table["comparable"].all()
     assert set(table["source"]) == {"vektis_zvw_standardised"}  # not 'vektis_zvw' (see module)
-    assert set(table.columns) == set(indicator_table().columns) - {"sort_order"}
+    assert set(table.columns) == set(indicator_table().columns) - {"sort_order", "theme_label", "theme_order"}
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
@@ -141,7 +141,7 @@ def test_standard_must_cover_strata() -> None:
 def vektis() -> pd.DataFrame:
     from wijkprofiel.indeling import gemeente_crosswalk
     from wijkprofiel.load import load_vektis_standardised
-    from wijkprofiel.load._ingest import gemeente_reference, load_geometry
+    from wijkprofiel.load import gemeente_reference, load_geometry
 
     geo, _ = load_geometry(REPO / "data" / "raw")
     return load_vektis_standardised(REPO / "data" / "raw", gemeente_reference(geo), gemeente_crosswalk(geo),
