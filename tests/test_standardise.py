@@ -140,8 +140,7 @@ def test_standard_must_cover_strata() -> None:
 @pytest.fixture(scope="module")
 def vektis() -> pd.DataFrame:
     from wijkprofiel.indeling import gemeente_crosswalk
-    from wijkprofiel.load import load_vektis_standardised
-    from wijkprofiel.load import gemeente_reference, load_geometry
+    from wijkprofiel.load import gemeente_reference, load_geometry, load_vektis_standardised
 
     geo, _ = load_geometry(REPO / "data" / "raw")
     return load_vektis_standardised(REPO / "data" / "raw", gemeente_reference(geo), gemeente_crosswalk(geo),
