@@ -65,8 +65,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     # the first run is due one interval after the deployment is created; later ones wait
     # for the publication lock and are cancelled when serve stops
     proc = subprocess.Popen(
+        # the embedded seed below tmp/data/fetched; offline, so the scheduled runs fetch nothing
         [sys.executable, "-m", "wijkprofiel.cli", "serve", "--interval", str(INTERVAL), "--out", str(tmp),
-         "--raw", str(REPO / "data" / "raw"), "--gemeente", GEMEENTE, "--naam", NAME, "--poort", str(port)],
+         "--zonder-verversen", "--gemeente", GEMEENTE, "--naam", NAME, "--poort", str(port)],
         cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     db = tmp / "data" / "processed" / "wijkprofiel.duckdb"
     run = None
@@ -224,3 +225,27 @@ def test_serve_refuses_a_port_in_use(monkeypatch: pytest.MonkeyPatch, capsys: py
     assert code == 2
     err = capsys.readouterr().err
     assert "fout in de invoer" in err and str(port) in err and "--poort" in err
+
+
+def test_scheduled_runs_refresh_what_the_catalogue_marks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``serve`` gives its deployment the catalogue and ``refresh_catalogue=True`` (every
+    scheduled run fetches the datasets marked ``refresh``); the raw store is the writable
+    store of --out above the seed, never the embedded data."""
+    from pipelines.wijkprofiel_flow import wijkprofiel
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # an existing server: none is started
+    monkeypatch.setattr(type(wijkprofiel), "serve", lambda self, **kw: seen.update(kw))
+    catalogue = tmp_path / "catalogus.yaml"
+    catalogue.write_text((REPO / "src" / "wijkprofiel" / "store" / "catalogus.yaml").read_text(encoding="utf-8"),
+                         encoding="utf-8")
+    assert main(["serve", "--out", str(tmp_path), "--catalogus", str(catalogue), "--interval", "3600"]) == 0
+    params = seen["parameters"]
+    assert params["refresh_catalogue"] is True and params["raw_root"] is None
+    assert params["catalogue_path"] == str(catalogue.resolve()) and params["out_root"] == str(tmp_path.resolve())
+    assert seen["interval"] == 3600
+    assert main(["serve", "--out", str(tmp_path), "--zonder-verversen"]) == 0
+    assert seen["parameters"]["refresh_catalogue"] is False and seen["parameters"]["catalogue_path"] is None
+    bad = tmp_path / "kapot.yaml"
+    bad.write_text("version: 2\n", encoding="utf-8")
+    assert main(["serve", "--out", str(tmp_path), "--catalogus", str(bad)]) == 2
