@@ -39,11 +39,13 @@ def report_context(results: pd.DataFrame) -> dict[str, Any]:
             "warnings": sum(int(s["warnings"]) for s in sources), "passed": sum(1 for r in rows if r["ok"])}
 
 
-def validation_report_html(results: pd.DataFrame, *, title: str, generated: str) -> str:
+def validation_report_html(results: pd.DataFrame, *, title: str, generated: str, index_href: str | None = "index.html") -> str:
     """A self-contained, printable Dutch HTML report of ``validation_results`` rows.
 
     Grouped per source (failed errors first, then failed warnings, then passed checks),
-    with a summary on top. Every value is escaped (Jinja autoescape).
+    with a summary on top. Every value is escaped (Jinja autoescape). ``index_href`` is the
+    link back to the publication's index (the report is published beside it); ``None``
+    leaves the navigation out.
 
     Raises
     ------
@@ -58,4 +60,5 @@ def validation_report_html(results: pd.DataFrame, *, title: str, generated: str)
         raise ConfigError(msg)
     env = jinja2.Environment(loader=jinja2.PackageLoader("wijkprofiel.checks", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("validation_report.html.j2").render(title=title, generated=generated, **report_context(results))
+    return env.get_template("validation_report.html.j2").render(title=title, generated=generated, index_href=index_href,
+                                                                   **report_context(results))

@@ -178,7 +178,7 @@ def publish_national(ctx: PublishContext) -> Tally:
     """The national gemeente and wijk maps (needs :func:`prepare_geometry`)."""
     shared, tables, geo = _shared(ctx), _tables(ctx), _geometry(ctx)
     return _run(ctx, lambda write: render_national(write, shared, tables, geo, indeling_year=ctx.indeling_year,
-                                                   self_contained=ctx.self_contained))
+                                                   self_contained=ctx.self_contained, published=[c for c, _ in ctx.gemeenten]))
 
 
 def publish_profiles(ctx: PublishContext, codes: Sequence[str]) -> Tally:
@@ -366,7 +366,8 @@ def publish(
             static_run = static_future.result()
         pool.shutdown()
         clock("geometry wait")
-        render_national(write, shared, tables, geo, indeling_year=indeling_year, self_contained=self_contained)
+        render_national(write, shared, tables, geo, indeling_year=indeling_year, self_contained=self_contained,
+                        published=[c for c, _ in selected])
         clock("national maps")
         render_gemeente_maps(write, shared, tables, geo, selected, indeling_year=indeling_year,
                              self_contained=self_contained)

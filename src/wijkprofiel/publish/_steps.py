@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,9 +178,12 @@ def national_names(indeling_year: int) -> tuple[str, str]:
 
 
 def render_national(write: Writer, shared: Shared, tables: dict[str, SeriesTable], geo: Geometry, *,
-                    indeling_year: int, self_contained: bool) -> None:
-    """The national gemeente and wijk maps."""
+                    indeling_year: int, self_contained: bool, published: Collection[str] | None = None) -> None:
+    """The national gemeente and wijk maps; areas link to the pages of the ``published``
+    gemeenten (their wijkentabel and wijk profiles; None: every gemeente)."""
     names, indicators = shared.names, shared.indicators
+    gm_linked = None if published is None else set(published)
+    w_linked = None if published is None else {w for g in published for w in shared.wijken_of.get(g, [])}
     nl_name, nlw_name = national_names(indeling_year)
     year_note = _year_note(geo)
     gm_codes = [c for c in geo.gemeente.codes if c in names]
@@ -190,7 +194,8 @@ def render_national(write: Writer, shared: Shared, tables: dict[str, SeriesTable
         geometry_note=year_note.get("gemeente", "")),
         title=f"Gemeenten in Nederland (indeling {indeling_year})",
         subtitle=f"{len(gm_codes)} gemeenten, vergeleken met Nederland",
-        links=[("index.html", "← overzicht"), (nlw_name, "wijkkaart Nederland")], self_contained=self_contained), is_map=True)
+        links=[("index.html", "← overzicht"), (nlw_name, "wijkkaart Nederland")], self_contained=self_contained,
+        profile_href="profielen/{}.html", linked=gm_linked, link_label="wijkentabel van de gemeente"), is_map=True)
     w_codes = [c for c in geo.wijk.codes if c in names]
     w_parent_code = {w: g for g, ws in shared.wijken_of.items() for w in ws}
     w_coarse = geo.wijk.take(w_codes, "coarse")
@@ -205,7 +210,8 @@ def render_national(write: Writer, shared: Shared, tables: dict[str, SeriesTable
         outline_roles=[2] * len(gm_codes)),
         title=f"Wijken in Nederland (indeling {indeling_year})",
         subtitle=f"{len(w_codes)} wijken met kaartgeometrie; vergelijk met Nederland of de eigen gemeente",
-        links=[("index.html", "← overzicht"), (nl_name, "gemeentekaart")], self_contained=self_contained), is_map=True)
+        links=[("index.html", "← overzicht"), (nl_name, "gemeentekaart")], self_contained=self_contained,
+        profile_href="profielen/{}.html", linked=w_linked, link_label="wijkprofiel"), is_map=True)
 
 
 # ------------------------------------------------------------------------- gemeenten
@@ -275,9 +281,12 @@ def render_gemeente_maps(write: Writer, shared: Shared, tables: dict[str, Series
     gm_index = {c: i for i, c in enumerate(gm_codes)}
     tree = shapely.STRtree(geo.gemeente.take(gm_codes, "rd_fine"))
     no_geometry_page = env().from_string(
-        "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\"><title>{{ t }}</title></head>"
-        "<body><p><a href=\"../index.html\">← overzicht</a> · <a href=\"../profielen/{{ c }}.html\">wijkentabel en profielen</a></p>"
-        "<h1>{{ t }}</h1><p>Geen wijkgeometrie beschikbaar.</p>{{ extra|safe }}</body></html>")
+        "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{{ t }}</title>"
+        "<style>body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; } :focus-visible { outline: 3px solid #1f5fbf; }"
+        "</style></head><body><header><nav aria-label=\"Navigatie\"><a href=\"../index.html\">← overzicht</a> · "
+        "<a href=\"../profielen/{{ c }}.html\">wijkentabel en profielen</a></nav></header>"
+        "<main><h1>{{ t }}</h1><p>Geen wijkgeometrie beschikbaar.</p>{{ extra|safe }}</main></body></html>")
     for code, gname in gemeenten:
         wcodes = shared.wijken_of.get(code, [])
         with_geo = [c for c in wcodes if c in has_geo]
@@ -298,7 +307,8 @@ def render_gemeente_maps(write: Writer, shared: Shared, tables: dict[str, Series
                 geometry_note=year_note.get("wijk", ""), outline_roles=[1] + [0] * len(near)),
                 title=f"{gname}: wijken", subtitle=(
                     f"{len(with_geo)} wijken op de wijkkaart {geo.geometry_year.get('wijk', '')}, indeling {indeling_year}"),
-                links=links, extra_html=extra, self_contained=self_contained)
+                links=links, extra_html=extra, self_contained=self_contained, profile_href="../profielen/{}.html",
+                link_label="wijkprofiel")
         else:
             page = no_geometry_page.render(t=f"{gname}: wijken", c=code, extra=extra)
         write(f"gemeenten/{code}.html", page, is_map=True)

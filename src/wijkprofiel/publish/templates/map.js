@@ -97,9 +97,18 @@
     var state = {series: P.default_series, comparator: P.comparators[0], sort: {col: 0, dir: 1}};
     var el = function (id) { return document.getElementById(id); };
     var indSel = el("wp-indicator"), perSel = el("wp-period"), grpSel = el("wp-group");
-    var legend = el("wp-legend"), title = el("wp-map-title"), box = el("wp-table-box");
+    var legend = el("wp-legend-body"), title = el("wp-map-title"), box = el("wp-table-box");
     var C = P.classes, cache = {}, nF = P.codes.length, multiParent = P.parents && P.parents.length > 1;
     var basemap = null;  // optional OpenStreetMap tiles (off by default: offline)
+    // the page works without script (static table); with it, the controls show and the table folds away
+    showControls();
+    box.hidden = true;
+    el("wp-table-close").hidden = false;
+    var linkedSet = null;
+    if (P.linked) { linkedSet = {}; P.linked.forEach(function (k) { linkedSet[k] = true; }); }
+    function hrefOf(k) {  // the area's profile page (P.href with {} for the code), or null
+      return P.href && (!linkedSet || linkedSet[k]) ? P.href.replace("{}", encodeURIComponent(P.codes[k])) : null;
+    }
 
     function S(s) {
       if (cache[s]) return cache[s];
@@ -166,6 +175,7 @@
       }
       lines.push("Klasse: <strong data-f='class'>" + esc(r.phrase) + "</strong> (" + esc(C.marks[r.cls]) + ")");
       lines.push("<span class='wp-source'>Bron: " + esc(r.ind.source) + ", " + esc(r.period) + "</span>");
+      if (hrefOf(k)) lines.push("<span class='wp-source'>Klik of Enter: " + esc(P.link_label || "profiel") + " openen</span>");
       return lines.join("<br>");
     }
 
@@ -209,17 +219,47 @@
       l.on("mouseover", function () { hilite(l); });
       l.on("mouseout", function () { hilite(null); });
     });
+    // an area with a profile is a link: click (a first tap on a touch screen only shows the
+    // tooltip), or Tab to it and Enter
+    var lastPointer = "mouse", tapped = -1;
+    map.getContainer().addEventListener("pointerdown", function (e) { lastPointer = e.pointerType; }, true);
+    function openArea(k) { var h = hrefOf(k); if (h) window.location.href = h; }
+    layers.forEach(function (l) {
+      l.on("click", function () {
+        if (!hrefOf(l.wpK)) return;
+        if (lastPointer === "touch" && tapped !== l.wpK) { tapped = l.wpK; return; }
+        openArea(l.wpK);
+      });
+    });
+    // every area a tab stop on gemeente and buurt maps; on national maps the table is the
+    // keyboard route (thousands of tab stops would trap the user)
     var focusable = nF <= 200;
     if (focusable) {
+      var pad = function () { return [Math.min(350, map.getSize().x / 3), 20]; };
       layers.forEach(function (l) {
         var p = l.getElement();
         if (!p) return;
         p.setAttribute("tabindex", "0");
-        p.setAttribute("role", "img");
-        p.addEventListener("focus", function () { l.openTooltip(l.getBounds().getCenter()); hilite(l); });
+        p.setAttribute("role", hrefOf(l.wpK) ? "link" : "img");
+        p.addEventListener("focus", function () {
+          var c = l.getBounds().getCenter();
+          map.panInside(c, {paddingTopLeft: [20, 20], paddingBottomRight: pad(), animate: false});
+          l.openTooltip(c); hilite(l);
+        });
         p.addEventListener("blur", function () { l.closeTooltip(); hilite(null); });
+        p.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); openArea(l.wpK); } });
       });
     }
+    el("wp-keys").textContent = (focusable ? "Toetsenbord: Tab gaat langs de " + (P.level_label === "Buurt" ? "buurten" : "gebieden") +
+      " op de kaart" + (P.href ? ", Enter opent het " + (P.link_label || "profiel") : "") + "; " : "Toetsenbord: de tabel (knop ‘Toon tabel’) " +
+      "bevat alle gebieden" + (P.href ? " met een link naar het " + (P.link_label || "profiel") : "") + "; ") +
+      "pijltjestoetsen verschuiven de kaart, + en − zoomen.";
+    (function dutchZoom() {
+      [["in", "Inzoomen"], ["out", "Uitzoomen"]].forEach(function (z) {
+        var a = map.getContainer().querySelector(".leaflet-control-zoom-" + z[0]);
+        if (a) { a.title = z[1]; a.setAttribute("aria-label", z[1]); }
+      });
+    })();
 
     // -------------------------------------------------------------- controls
     function seriesFor(ind, period, grp) {
@@ -269,7 +309,7 @@
       fillSelect(grpSel, groups.map(function (g) { return [g, P.groups[g]]; }), cur[2]);
     }
     function swatch(fill, text, count) {
-      var row = document.createElement("div"), ns = "http://www.w3.org/2000/svg";
+      var row = document.createElement("li"), ns = "http://www.w3.org/2000/svg";
       var svg = document.createElementNS(ns, "svg"), rect = document.createElementNS(ns, "rect");
       svg.setAttribute("width", "16"); svg.setAttribute("height", "14"); svg.setAttribute("class", "wp-swatch");
       svg.setAttribute("aria-hidden", "true");
@@ -279,7 +319,7 @@
       var t = document.createElement("span");
       t.textContent = text + (count !== undefined ? " (" + count + ")" : "");
       row.appendChild(t);
-      legend.appendChild(row);
+      legend.lastChild.appendChild(row);
     }
     function drawLegend() {
       var x = P.series[state.series], ind = P.indicators[x[0]], d = S(state.series), gmc = state.comparator === "gemeente";
@@ -291,11 +331,12 @@
         if (P.methods[d.method(k)][1] === "significance") significance = true;
       }
       while (legend.firstChild) legend.removeChild(legend.firstChild);
-      var h = document.createElement("div");
+      var h = document.createElement("p");
       h.className = "wp-legend-title";
       h.textContent = (gmc ? "Vergeleken met de gemeente" : "Vergeleken met Nederland") +
         (significance ? " — getoetst (95%-betrouwbaarheidsinterval)" : " — beschrijvende klassen, geen significantietoets");
       legend.appendChild(h);
+      legend.appendChild(document.createElement("ul"));
       (ind.polarity === "neutral" ? P.legend_neutral : P.legend_polar).forEach(function (c) {
         swatch(C.colors[c], C.labels[c] + " (" + C.marks[c] + ")", counts[c] || 0);
       });
@@ -304,12 +345,12 @@
       swatch(HATCH.suppressed, "onderdrukt: te kleine aantallen (kruisarcering)", suppressed);
       if (geo.bases.length) swatch(HATCH.nogeo, (P.level_label === "Buurt" ? "buurt" : "wijk") + " niet op de kaart (geen kaartgeometrie; gestippeld)");
       if (!significance) {
-        var note = document.createElement("div");
+        var note = document.createElement("p");
         note.className = "wp-note";
         note.textContent = P.descriptive_note;
         legend.appendChild(note);
       }
-      var src = document.createElement("div");
+      var src = document.createElement("p");
       src.className = "wp-source";
       src.textContent = "Bron: " + ind.source + " (" + x[1] + ")" + (P.geometry_note ? ". " + P.geometry_note : "");
       legend.appendChild(src);
@@ -333,6 +374,7 @@
     function buildTable() {
       if (box.hidden) return;
       var cols = columns(), rows = [], k, tbl = el("wp-table");
+      tbl.hidden = false;  // large maps ship the table empty (hidden) and build it here
       for (k = 0; k < nF; k++) rows.push(info(k));
       var sc = cols[Math.min(state.sort.col, cols.length - 1)], dir = state.sort.dir;
       rows.sort(function (a, b) {
@@ -365,20 +407,29 @@
         var row = document.createElement("tr");
         row.setAttribute("data-code", r.code);
         cols.forEach(function (c, i) {
-          var td = document.createElement(i === 0 ? "th" : "td");
+          var td = document.createElement(i === 0 ? "th" : "td"), h = i === 0 ? hrefOf(r.k) : null;
           if (i === 0) td.scope = "row";
-          td.textContent = c.f(r);
+          if (h) {  // the row's link highlights its area on the map
+            var a = document.createElement("a"), l = layers[r.k];
+            a.href = h; a.textContent = c.f(r);
+            a.addEventListener("focus", function () { hilite(l); });
+            a.addEventListener("mouseenter", function () { hilite(l); });
+            a.addEventListener("blur", function () { hilite(null); });
+            a.addEventListener("mouseleave", function () { hilite(null); });
+            td.appendChild(a);
+          } else td.textContent = c.f(r);
           row.appendChild(td);
         });
         frag.appendChild(row);
       });
       tbody.appendChild(frag);
     }
-    function toggleTable(show) {
+    function toggleTable(show, focus) {
       box.hidden = !show;
       el("wp-table-toggle").setAttribute("aria-expanded", show ? "true" : "false");
       el("wp-table-toggle").textContent = show ? "Verberg tabel" : "Toon tabel";
       buildTable();
+      if (show && focus) el("wp-table-h").focus();
     }
 
     function redraw() {
@@ -389,7 +440,10 @@
       if (focusable) {
         layers.forEach(function (l) {
           var p = l.getElement(), r = info(l.wpK);
-          if (p) p.setAttribute("aria-label", r.name + ": " + valueText(r) + ", " + r.phrase);
+          if (p) {  // what the tooltip says, for screen readers
+            p.setAttribute("aria-label", r.name + ": " + valueText(r) + " (" + (P.pval ? "gemeente " + fmt(r.gemeente, r.ind) + ", " : "") +
+                           "Nederland " + fmt(r.nl, r.ind) + "); " + r.phrase);
+          }
         });
       }
       drawLegend();
@@ -414,7 +468,8 @@
     Array.prototype.forEach.call(document.querySelectorAll("input[name=wp-comparator]"), function (r) {
       r.addEventListener("change", function () { if (r.checked) { state.comparator = r.value; redraw(); } });
     });
-    el("wp-table-toggle").addEventListener("click", function () { toggleTable(box.hidden); });
+    el("wp-table-toggle").addEventListener("click", function () { toggleTable(box.hidden, true); });
+    el("wp-skip").addEventListener("click", function (e) { e.preventDefault(); toggleTable(true, true); });
     el("wp-table-close").addEventListener("click", function () { toggleTable(false); el("wp-table-toggle").focus(); });
     el("wp-basemap").addEventListener("change", function (e) {
       if (e.target.checked) {
@@ -447,8 +502,10 @@
     el("wp-panel").setAttribute("data-ready", "1");
     requestAnimationFrame(function () { api.drawnAt = performance.now(); api.ready = true; });
   }
+  function showControls() { document.getElementById("wp-controls").hidden = false; }
   WijkprofielMap.boot = function (map, P) {
     if (!P.gz) { new WijkprofielMap(map, P); return; }
+    showControls();
     if (!window.DecompressionStream) {
       var t = document.getElementById("wp-map-title");
       t.textContent = "Deze kaart vraagt een recentere browser (Edge of Chrome 80+, Firefox 113+, Safari 16.4+).";
