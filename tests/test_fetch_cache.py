@@ -43,7 +43,7 @@ def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def _fetch(replay: ReplayServer, raw: Path, cache: Path, params: dict[str, Any], expiration: float) -> tuple[int, str]:
     """One run of the fetch flow; returns (requests the server received, snapshot path)."""
-    from pipelines.wijkprofiel_flow import FetchOptions, fetch_flow
+    from pipelines.fetch_flow import FetchOptions, fetch_flow
 
     before = len(replay.log)
     out = fetch_flow(raw, ["rivm"], {"rivm": params},
@@ -116,7 +116,7 @@ def test_timeout_and_attempts_need_a_network_source(tmp_path: Path) -> None:
 
 
 def test_bad_fetch_parameters_fail_the_flow_without_retries(prefect_home: Path, tmp_path: Path) -> None:
-    from pipelines.wijkprofiel_flow import FetchOptions, fetch_flow
+    from pipelines.fetch_flow import FetchOptions, fetch_flow
 
     started = time.monotonic()
     with pytest.raises(ConfigError, match="period 20"):  # an input error: not retried, not a stale source

@@ -142,7 +142,8 @@ def _run(args: argparse.Namespace) -> int:
     _prefect_defaults()
     from pydantic import ValidationError
 
-    from pipelines.wijkprofiel_flow import FetchOptions, wijkprofiel  # noqa: I001 - Prefect is imported only here
+    from pipelines.fetch_flow import FetchOptions  # noqa: I001 - Prefect is imported only here
+    from pipelines.wijkprofiel_flow import wijkprofiel
 
     try:
         options = FetchOptions(**fetch_options) if fetch_options else None
@@ -173,12 +174,17 @@ def _run(args: argparse.Namespace) -> int:
     print()
     print(f"Klaar in {seconds:.1f} s (indeling {result['indeling_year']}"
           + (")." if args.indeling else ", de indeling van de nieuwste RIVM-tabel)."))
+    if result.get("reused_run"):
+        print(f"  Niets gewijzigd sinds run {result['reused_run']} (zelfde snapshots, catalogus, parameters en code): "
+              "alles hergebruikt, geen bestand herschreven.")
     print(f"  DuckDB-database : {result['db_path']}")
     print(f"  Kaarten (index) : {result['maps_index']}")
     print(f"  Profieltabellen : {result['profiles_dir']} (HTML en CSV per wijk)")
     if sizes:
         print(f"  {result['files']} bestanden, {result['bytes'] / 1e6:.1f} MB; grootste kaart "
               f"{max(sizes, key=sizes.__getitem__)} {max(sizes.values()) / 1e6:.2f} MB")
+    if result.get("unchanged_files"):
+        print(f"  {result['unchanged_files']} bestanden ongewijzigd gelaten, {result['changed_files']} nieuw of gewijzigd")
     stale = [r for r in result["source_status"] if r["status"] != "ok"]
     if stale:
         print("LET OP: niet alle bronnen zijn actueel:", file=sys.stderr)

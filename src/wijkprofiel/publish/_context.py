@@ -25,6 +25,10 @@ class PublishResult:
     map_sizes: dict[str, int] = field(default_factory=dict)
     profiles: int = 0
     static_maps: int = 0
+    #: files whose bytes equal the previous publication's (kept as they were, mtime included)
+    unchanged_files: int = 0
+    #: files new or different from the previous publication
+    changed_files: int = 0
 
 
 @dataclass(frozen=True)

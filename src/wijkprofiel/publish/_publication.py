@@ -57,6 +57,7 @@ from wijkprofiel.publish._steps import (
     prepare_geometry as _prepare_geometry,
 )
 from wijkprofiel.publish._swap import (
+    reuse_unchanged,
     swap_directory,
 )
 from wijkprofiel.publish._warehouse_reads import read_regions, read_warehouse, read_wijk_rows
@@ -272,10 +273,11 @@ def _finish(ctx: PublishContext, shared: Shared, parts: Sequence[Tally]) -> Publ
     if tally.files == 0:
         msg = f"publication wrote no files into {ctx.maps_dir}"
         raise PublishError(msg)
+    kept, changed = reuse_unchanged(ctx.build, ctx.maps_dir)
     swap_directory(ctx.build, ctx.maps_dir)
     return PublishResult(maps_dir=ctx.maps_dir, index=ctx.maps_dir / "index.html", files=tally.files,
                          total_bytes=tally.total_bytes, map_sizes=tally.map_sizes, profiles=tally.profiles,
-                         static_maps=tally.static_maps)
+                         static_maps=tally.static_maps, unchanged_files=kept, changed_files=changed)
 
 
 def discard_publication(ctx: PublishContext) -> None:

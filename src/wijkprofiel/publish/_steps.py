@@ -220,7 +220,10 @@ def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, geme
                     indeling_year: int, generated: str, static_maps: bool) -> None:
     """Per wijk of ``gemeenten`` (``(code, name)``) its profile (HTML, CSV, XLSX) and per
     gemeente its overview page with CSV/XLSX; ``wijk_rows`` holds (at least) their
-    comparison rows. Adds the gemeenten's index rows to the writer's tally."""
+    comparison rows. Adds the gemeenten's index rows to the writer's tally.
+
+    The pages carry no generation time (``generated`` is shown on the index page only): the
+    same data gives the same bytes, so a re-run leaves unchanged pages untouched."""
     names, has_geo = shared.names, shared.has_geo
     nl_name, nlw_name = national_names(indeling_year)
     wanted = sorted(w for code, _ in gemeenten for w in shared.wijken_of.get(code, []))
@@ -245,7 +248,7 @@ def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, geme
         part = ptable.iloc[first:last]
         csv_texts, xlsx_rows = profile_csv_texts(part), profile_xlsx_rows(part)
         for wcode, page in profile_pages(part, chunk, indeling_year=indeling_year, sources=shared.source_lines,
-                                         spine=shared.spine, generated=generated):
+                                         spine=shared.spine, generated=""):
             write(f"profielen/{wcode}.csv", csv_texts.get(wcode) or profile_csv([]))
             write(f"profielen/{wcode}.xlsx", profile_xlsx(xlsx_rows.get(wcode, []), f"{names.get(wcode, wcode)} ({wcode})"))
             write(f"profielen/{wcode}.html", page)
@@ -260,7 +263,7 @@ def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, geme
             overview, summary, code=code, name=gname, indeling_year=indeling_year, map_href=f"../{href}",
             buurt_href=f"../{buurt_href}" if buurt_href else None,
             static_href=f"../static/{code}_wijken.png" if with_geo and static_maps else None,
-            sources=shared.source_lines, key_indicators=KEY_INDICATORS, indicators=shared.indicators, generated=generated)
+            sources=shared.source_lines, key_indicators=KEY_INDICATORS, indicators=shared.indicators, generated="")
         write(f"profielen/{code}.html", page_html)
         write(f"profielen/{code}.csv", table_csv(header, table_rows))
         write(f"profielen/{code}.xlsx", table_xlsx(header, table_rows, f"Wijken {gname}"))

@@ -56,3 +56,46 @@ def remove_leftovers(maps_dir: Path) -> list[Path]:
                 _remove_tree(path)
                 removed.append(path)
     return removed
+
+
+def _same_bytes(a: Path, b: Path, block: int = 1 << 20) -> bool:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(block), fb.read(block)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def reuse_unchanged(built: Path, live: Path) -> tuple[int, int]:
+    """Keep every file of ``built`` whose bytes equal the live publication's file as *that*
+    file: it is replaced by a hard link to the live file, so after the swap the file is the
+    same inode with its old modification time (a sync job or an intranet copy sees only what
+    changed). Returns ``(kept, changed)`` counts; without a live publication nothing is kept.
+    """
+    built, live = Path(built), Path(live)
+    if not live.is_dir():
+        return 0, sum(len(f) for _, _, f in os.walk(built))
+    kept = changed = 0
+    for root, _dirs, files in os.walk(built):
+        rel_root = Path(root).relative_to(built)
+        for name in files:
+            new, old = Path(root) / name, live / rel_root / name
+            try:
+                same = old.is_file() and old.stat().st_size == new.stat().st_size and _same_bytes(old, new)
+            except OSError:
+                same = False
+            if not same:
+                changed += 1
+                continue
+            tmp = new.with_name(f".{name}.keep")
+            try:
+                os.link(old, tmp)
+                os.replace(tmp, new)
+                kept += 1
+            except OSError:  # another file system or no hard links: the new copy stays
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                changed += 1
+    return kept, changed

@@ -21,6 +21,7 @@ from wijkprofiel.store._catalogue import (
     default_catalogue,
     load_catalogue,
 )
+from wijkprofiel.store._fingerprint import code_fingerprint, input_fingerprint
 from wijkprofiel.store._locking import (
     LOCK_NAME,
     publication_lock,
@@ -57,6 +58,8 @@ __all__ = [
     "DEFAULT_CATALOGUE",
     "load_catalogue",
     "default_catalogue",
+    "code_fingerprint",
+    "input_fingerprint",
     "LOCK_NAME",
     "publication_lock",
 ]

@@ -17,6 +17,7 @@ from wijkprofiel.warehouse._duckdb import (
     spatial_extension_path,
 )
 from wijkprofiel.warehouse._write import (
+    last_completed_run,
     write_warehouse,
 )
 
@@ -29,4 +30,5 @@ __all__ = [
     "build_database",
     "query_df",
     "write_warehouse",
+    "last_completed_run",
 ]

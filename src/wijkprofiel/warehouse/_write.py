@@ -13,7 +13,7 @@ from wijkprofiel.warehouse._duckdb import build_database
 if TYPE_CHECKING:
     from wijkprofiel.load import Loaded
 
-__all__ = ["write_warehouse"]
+__all__ = ["write_warehouse", "last_completed_run"]
 
 
 def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,
@@ -33,3 +33,26 @@ def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, va
         "validation_results": validation,
         "runs": run_row,
     })
+
+
+def last_completed_run(db_path: Path) -> dict[str, object] | None:
+    """The newest run of the warehouse that completed with every source current
+    (``status = 'completed'``): its id, time and parameters (with the input ``fingerprint``),
+    or None (no warehouse, no such run, unreadable file)."""
+    import duckdb
+
+    if not Path(db_path).is_file():
+        return None
+    try:
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            row = con.execute("SELECT run_id, parameters, finished FROM runs WHERE status = 'completed' "
+                              "ORDER BY finished DESC LIMIT 1").fetchone()
+    except duckdb.Error:
+        return None
+    if row is None:
+        return None
+    try:
+        parameters = json.loads(row[1]) if row[1] else {}
+    except json.JSONDecodeError:
+        parameters = {}
+    return {"run_id": row[0], "parameters": parameters, "finished": row[2]}
