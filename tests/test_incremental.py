@@ -44,10 +44,11 @@ def _run(raw: Path, out: Path) -> int:
 
 
 def _state(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``root``: (inode, mtime in ns)."""
+    """Every output file under ``root``: (inode, mtime in ns); the run lock (which records the
+    holding process) is bookkeeping, not an output."""
     out = {}
     for path in root.rglob("*"):
-        if path.is_file():
+        if path.is_file() and path.name != ".wijkprofiel.lock":
             st = path.stat()
             out[path.relative_to(root).as_posix()] = (st.st_ino, st.st_mtime_ns)
     return out
