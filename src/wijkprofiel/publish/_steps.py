@@ -40,6 +40,7 @@ from wijkprofiel.publish._profiles import (
     table_xlsx,
     wijk_summary,
 )
+from wijkprofiel.publish._region_names import region_labels, unnamed_note, unnamed_per_gemeente
 from wijkprofiel.publish._web_geometry import (
     Layer,
     bounds_latlng,
@@ -102,6 +103,8 @@ class Shared:
     validation: pd.DataFrame
     report: pd.DataFrame
     spine: Spine = field(default_factory=dict)
+    #: per gemeente its published wijken/buurten without a name in any source (index note)
+    unnamed: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
@@ -110,8 +113,7 @@ def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
     source_records = [{str(k): v for k, v in r.items()} for r in data["sources"].to_dict("records")]
     source_lines = [f"{_text(s['title'], _text(s['name']))} ({s['table_id']}), opgehaald {str(s['retrieved_at'])[:10]}, {s['licence']}"
                     for s in source_records]
-    names = dict(zip(regions["region_code"].astype(str),
-                     regions["name"].where(regions["name"].notna(), regions["region_code"]).astype(str), strict=True))
+    names = dict(zip(regions["region_code"].astype(str), region_labels(regions), strict=True))
     wijk_regions = regions[regions["level"] == "wijk"].sort_values("region_code")
     wijken_of = {str(k): [str(c) for c in v] for k, v in wijk_regions.groupby("gemeentecode")["region_code"].agg(list).items()}
     has_geo = frozenset(wijk_regions.loc[wijk_regions["geometry"].notna(), "region_code"].astype(str))
@@ -119,7 +121,7 @@ def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
     buurten_of = {str(k): sorted(str(c) for c in v) for k, v in buurt_rows.groupby("gemeentecode")["region_code"].agg(list).items()}
     return Shared(names=names, indicators=data["indicators"], source_records=source_records, source_lines=source_lines,
                   wijken_of=wijken_of, has_geo=has_geo, buurten_of=buurten_of, validation=data["validation"],
-                  report=data["report"])
+                  report=data["report"], unnamed=unnamed_per_gemeente(regions))
 
 
 def series_tables(comp: pd.DataFrame, indicators: pd.DataFrame) -> dict[str, SeriesTable]:
@@ -357,6 +359,9 @@ def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]],
              for r in report.head(300).to_dict("records")]
     if len(report) > 300:
         notes.append(f"… en nog {len(report) - 300} meldingen (tabel harmonisation_report in DuckDB)")
+    unnamed = unnamed_note(shared.unnamed, shared.names)
+    if unnamed:
+        notes.insert(0, unnamed)
     sources = [dict(s) for s in shared.source_records]
     for s in sources:
         s["label"] = _text(s.get("title"), _text(s.get("name")))
