@@ -344,9 +344,20 @@ def static_jobs(shared: Shared, tables: dict[str, SeriesTable], geo: Geometry, g
 
 # ----------------------------------------------------------------------------- index
 
+def _gis_label(name: str, size: int, indeling_year: int) -> str:
+    mb = f"{size / 1e6:.1f}".replace(".", ",") + " MB"
+    if name.endswith(".gpkg"):
+        return (f"GIS-bestand (GeoPackage, EPSG:28992) voor QGIS/ArcGIS: alle gemeenten, wijken en buurten met "
+                f"geometrie (indeling {indeling_year}) met per indicator de nieuwste waarde en klassen, plus alle "
+                f"vergelijkingen als tabel ({name}, {mb})")
+    level = name.removeprefix("wijkprofiel_").removesuffix(".parquet")
+    return f"GeoParquet voor Python/R: laag {level} ({name}, {mb})"
+
+
 def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]], wijken: list[dict[str, str]], *,
-                indeling_year: int, generated: str, static_maps: bool) -> None:
-    """``index.html``: national maps, gemeenten, wijk search, validation, sources."""
+                indeling_year: int, generated: str, static_maps: bool, gis: list[tuple[str, int]] | None = None) -> None:
+    """``index.html``: national maps, GIS files (``gis``: name, bytes), gemeenten, wijk
+    search, validation, sources."""
     from wijkprofiel.publish._maps import script_json
 
     nl_name, nlw_name = national_names(indeling_year)
@@ -369,7 +380,8 @@ def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]],
     index = env().get_template("index.html.j2").render(
         generated=generated, indeling_year=indeling_year, version=__version__,
         national_maps=[{"href": nl_name, "label": f"Gemeenten in Nederland (indeling {indeling_year})"},
-                       {"href": nlw_name, "label": f"Wijken in Nederland (indeling {indeling_year})"}],
+                       {"href": nlw_name, "label": f"Wijken in Nederland (indeling {indeling_year})"},
+                       *({"href": name, "label": _gis_label(name, size, indeling_year)} for name, size in gis or [])],
         static_links=static_links, gemeenten=index_rows,
         validation={"passed": int(validation["passed"].sum()) if len(validation) else 0, "failed": len(failures), "failures": failures},
         notes=notes, sources=sources, descriptive_note=DESCRIPTIVE_NOTE, wijken_json=script_json(wijken))
