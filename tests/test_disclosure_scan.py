@@ -12,7 +12,9 @@ Two real publications are scanned whole:
 
 The scan is independent of the publishing code: it reads every table of the DuckDB file
 (a new table fails until it is classified below), joins each published number back to its
-observation in ``observations`` by key, and decodes every map payload, CSV and XLSX file.
+observation in ``observations`` by key, and decodes every map payload, CSV and XLSX file,
+and reads back every layer and table of the GeoPackage and every GeoParquet file (a new
+GeoPackage table fails until it is classified too).
 A number is a leak when it is a count below the threshold, a rate whose numerator or
 denominator is below it (:func:`wijkprofiel.checks.find_small_cells`), or any value that
 stems from a suppressed observation (primary or complementary suppression).
@@ -21,7 +23,9 @@ stems from a suppressed observation (primary or complementary suppression).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
+import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +34,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from wijkprofiel.checks import apply_disclosure, find_small_cells, validate_loaded
@@ -176,7 +181,7 @@ def test_scan_detects_a_planted_leak(publication_2024: dict[str, Path], tmp_path
     assert leaks["observations: count below threshold"] >= 1
     assert len(find_small_cells(frame, THRESHOLD)) >= 1
     # and in the files: a suppressed value written into a profile CSV and its page
-    lookup = _Observations(Path(publication_2024["db"]), 2024)
+    lookup = _observations(Path(publication_2024["db"]), 2024)
     profiles = Path(publication_2024["maps"]) / "profielen"
     for source in sorted(profiles.glob("WK*.csv")):
         frame = pd.read_csv(source, sep=";", dtype=str, keep_default_na=False)
@@ -199,6 +204,47 @@ def test_scan_detects_a_planted_leak(publication_2024: dict[str, Path], tmp_path
         pytest.fail("no profile with a suppressed value to plant a leak in")
 
 
+def test_scan_detects_a_planted_gis_leak(publication_2024: dict[str, Path], tmp_path: Path) -> None:
+    """The GIS rules are not vacuous: a suppressed value written into the GeoParquet copy
+    of the wijk layer, and one into the GeoPackage's ``vergelijkingen``, are caught."""
+    import sqlite3
+
+    import pyogrio
+
+    maps = Path(publication_2024["maps"])
+    lookup = _observations(Path(publication_2024["db"]), 2024)
+    for path in maps.glob("wijkprofiel*"):
+        shutil.copyfile(path, tmp_path / path.name)
+    kolommen = pyogrio.read_dataframe(tmp_path / "wijkprofiel.gpkg", layer="kolommen")
+    values = kolommen[(kolommen["laag"] == "wijk") & (kolommen["soort"] == "waarde")]
+    layer = pd.read_parquet(tmp_path / "wijkprofiel_wijk.parquet")
+    hidden = lookup.frame[lookup.frame["suppressed"].astype(bool)]
+    planted = None
+    for r in values.itertuples(index=False):
+        cells = hidden[(hidden["indicator_id"] == r.indicator_id) & (hidden["period"] == r.periode)
+                       & (hidden["population_group"] == r.leeftijdsgroep) & hidden["region_code"].isin(layer["code"])]
+        if len(cells):
+            planted = (r.kolom, str(cells["region_code"].iloc[0]))
+            break
+    assert planted is not None, "the 2024 wijk layer must hold a suppressed cell to plant a leak in"
+    layer.loc[layer["code"] == planted[1], planted[0]] = 40.0
+    layer.to_parquet(tmp_path / "wijkprofiel_wijk.parquet")
+    problems, _ = _gis_problems(tmp_path, lookup)
+    assert [p.split(":")[0] for p in problems] == ["wijkprofiel_wijk.parquet"], problems
+    assert "differs from the GeoPackage layer" in problems[0] and planted[0] in problems[0]
+    # the same value in the GeoPackage layer itself (its copy stays as published), and in vergelijkingen
+    shutil.copyfile(maps / "wijkprofiel_wijk.parquet", tmp_path / "wijkprofiel_wijk.parquet")
+    with sqlite3.connect(tmp_path / "wijkprofiel.gpkg") as con:
+        # the spatial index triggers call SpatiaLite functions; this copy needs no index
+        for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'wijk'").fetchall():
+            con.execute(f'DROP TRIGGER "{trigger}"')
+        con.execute(f'UPDATE wijk SET "{planted[0]}" = 40 WHERE code = ?', [planted[1]])  # noqa: S608 - a column name of the file
+        con.execute("UPDATE vergelijkingen SET waarde = 40 WHERE fid = (SELECT min(fid) FROM vergelijkingen WHERE onderdrukt)")
+    problems, _ = _gis_problems(tmp_path, lookup)
+    assert any(p.startswith("wijkprofiel.gpkg:wijk:") and planted[1] in p and "suppressed" in p for p in problems), problems
+    assert any(p.startswith("wijkprofiel.gpkg:vergelijkingen:") and "suppressed" in p for p in problems), problems
+
+
 # ------------------------------------------------------------------ output files
 class _Observations:
     """Observation lookup of one indeling year: key → (value, suppressed)."""
@@ -212,6 +258,8 @@ class _Observations:
             units = con.execute("SELECT indicator_id, unit FROM indicators").df()
         self.rows = {(str(a), str(b), int(c), str(d)): (None if pd.isna(v) else float(v), bool(s))
                      for a, b, c, d, v, s in obs.itertuples(index=False)}
+        self.frame = obs.astype({"period": "int64"})
+        self.arrow = pa.Table.from_pandas(self.frame, preserve_index=False)
         self.gemeente = dict(zip(regions["region_code"], regions["gemeentecode"], strict=True))
         self.nl = str(regions.loc[regions["level"] == "land", "region_code"].iloc[0])
         self.counts = set(units.loc[units["unit"] == "aantal", "indicator_id"])
@@ -233,6 +281,12 @@ class _Observations:
         if not math.isclose(value, obs, abs_tol=0.51 * 10 ** -digits + 1e-9):
             return f"{where}: {key} = {value} but the observation says {obs}"
         return None
+
+
+@functools.cache
+def _observations(db: Path, year: int) -> _Observations:
+    """One lookup per warehouse and year for the whole module (building one takes ~30 s)."""
+    return _Observations(db, year)
 
 
 def _number(text: str) -> float | None:
@@ -357,13 +411,141 @@ def _html_table_problems(path: Path, twin: Path) -> Iterator[str]:
             yield f"{path.name}: table cell {cell!r} is not in {twin.name}"
 
 
+#: tables of the GeoPackage: statistics traced per cell; the others hold none (why)
+GIS_STATISTICS = {"gemeente", "wijk", "buurt", "vergelijkingen", "kolommen"}
+GIS_NO_STATISTICS = {
+    "gebieden": "codes and names of the published regions",
+    "klassen": "class codes, Dutch labels and colours",
+    "indicatoren": "the indicator registry",
+    "bronnen": "lineage of the source snapshots",
+}
+
+
+def _observed(cells: pd.DataFrame, lookup: _Observations) -> pd.DataFrame:
+    """``cells`` (``indicator_id, region_code, period, population_group`` and more) with
+    their observation's ``value_obs``, ``suppressed`` and ``found`` (a DuckDB join: the GIS
+    tables have ~10⁶ cells, the observations ~4·10⁶)."""
+    con = duckdb.connect()
+    try:
+        con.register("obs", lookup.arrow)
+        con.register("cells", pa.Table.from_pandas(cells.astype({"period": "int64"}), preserve_index=False))
+        return con.execute(
+            "SELECT c.*, o.value AS value_obs, coalesce(o.suppressed, false) AS suppressed, o.region_code IS NOT NULL AS found "
+            "FROM cells c LEFT JOIN obs o ON o.indicator_id = c.indicator_id AND o.region_code = c.region_code "
+            "AND o.period = c.period AND o.population_group = c.population_group").fetch_arrow_table().to_pandas()
+    finally:
+        con.close()
+
+
+def _value_problems(where: str, both: pd.DataFrame, lookup: _Observations) -> list[str]:
+    """Rules of :meth:`_Observations.check` on joined cells (``value`` published; GIS files
+    carry full precision)."""
+    value, obs = both["value"].astype("float64"), both["value_obs"].astype("float64")
+    published = value.notna()
+    rules = {
+        "has no observation": published & ~both["found"],
+        "stems from a suppressed observation": published & both["suppressed"],
+        "has an empty observation": published & both["found"] & obs.isna(),
+        f"is a count below {THRESHOLD}": published & both["indicator_id"].isin(lookup.counts) & (value < THRESHOLD),
+        "differs from its observation": (value - obs).abs() > 1e-9 * np.maximum(1.0, obs.abs()),
+    }
+    return [f"{where}: {r.indicator_id}/{r.region_code}/{r.period}/{r.population_group} = {r.value} {rule}"
+            for rule, mask in rules.items() for r in both[mask.fillna(False).astype(bool)].head(3).itertuples(index=False)]
+
+
+def _class_problems(where: str, both: pd.DataFrame, column: str) -> list[str]:
+    """A class other than ``not_compared`` says something about a suppressed value."""
+    bad = both[both["suppressed"] & both[column].notna() & (both[column] != "not_compared")]
+    return [f"{where}: {column} {r[column]} of suppressed {r['indicator_id']}/{r['region_code']}/{r['period']}"
+            for r in bad.head(3).to_dict("records")]
+
+
+def _traced(where: str, cells: pd.DataFrame, lookup: _Observations) -> list[str]:
+    """Problems of the numbers ``cells`` (``indicator_id, region_code, period,
+    population_group, value``)."""
+    cells = cells.loc[cells["value"].notna(), ["indicator_id", "region_code", "period", "population_group", "value"]]
+    return _value_problems(where, _observed(cells.astype({"value": "float64"}), lookup), lookup)
+
+
+def _wide_problems(where: str, layer: pd.DataFrame, kolommen: pd.DataFrame, lookup: _Observations) -> list[str]:
+    """A wide GIS layer (``v_``/``knl_``/``kgm_`` columns described by ``kolommen``)."""
+    wide = [c for c in layer.columns if str(c).startswith(("v_", "knl_", "kgm_"))]
+    undescribed = sorted(set(wide) - set(kolommen["kolom"]))
+    if undescribed:
+        return [f"{where}: columns without a kolommen row {undescribed[:5]}"]
+    long = layer[["code", *wide]].astype(object).melt(id_vars=["code"], var_name="kolom", value_name="cell").merge(
+        kolommen[["kolom", "soort", "indicator_id", "periode", "leeftijdsgroep"]], on="kolom")
+    is_value = long["soort"] == "waarde"
+    cells = pd.DataFrame({"indicator_id": long["indicator_id"], "region_code": long["code"], "period": long["periode"],
+                          "population_group": long["leeftijdsgroep"],
+                          "value": long["cell"].where(is_value).astype("float64"),
+                          "klasse": long["cell"].where(~is_value & long["cell"].notna()).astype(object)})
+    cells = cells[cells["value"].notna() | cells["klasse"].notna()]
+    both = _observed(cells, lookup)
+    return _value_problems(where, both, lookup) + _class_problems(where, both, "klasse")
+
+
+def _same_table(where: str, copy: pd.DataFrame, layer: pd.DataFrame) -> list[str]:
+    """A GeoParquet copy must hold exactly the (traced) GeoPackage layer."""
+    try:
+        pd.testing.assert_frame_equal(copy.reset_index(drop=True), layer.reset_index(drop=True), check_dtype=False)
+    except AssertionError as exc:
+        return [f"{where}: differs from the GeoPackage layer: {str(exc)[:300]}"]
+    return []
+
+
+def _gis_problems(maps: Path, lookup: _Observations) -> tuple[list[str], int]:
+    """Every table of the GeoPackage and every GeoParquet file: (problems, files read)."""
+    import pyogrio
+
+    gpkg = maps / "wijkprofiel.gpkg"
+    tables = {str(name) for name, _ in pyogrio.list_layers(gpkg)}
+    unclassified = sorted(tables - GIS_STATISTICS - set(GIS_NO_STATISTICS))
+    problems = [f"{gpkg.name}: classify new tables for the disclosure scan: {unclassified}"] if unclassified else []
+    read = {t: pyogrio.read_dataframe(gpkg, layer=t, read_geometry=False, use_arrow=True) for t in sorted(tables)}
+    kolommen = read["kolommen"]
+    for table, frame in read.items():
+        small = find_small_cells(frame, THRESHOLD)
+        problems += [f"{gpkg.name}:{table}: {len(small)} small cells"] if len(small) else []
+    nl = kolommen[kolommen["soort"] == "waarde"].rename(columns={"periode": "period", "leeftijdsgroep": "population_group",
+                                                                 "waarde_nl": "value"}).assign(region_code=lookup.nl)
+    problems += _traced(f"{gpkg.name}:kolommen (NL)", nl, lookup)
+    files = 1
+    for layer in sorted(tables & {"gemeente", "wijk", "buurt"}):
+        frame = read[layer]
+        problems += _wide_problems(f"{gpkg.name}:{layer}", frame, kolommen[kolommen["laag"] == layer], lookup)
+        parquet = maps / f"wijkprofiel_{layer}.parquet"
+        problems += _same_table(parquet.name, pd.read_parquet(parquet).drop(columns="geometry"), frame)
+        files += 1
+    problems += [f"{p.name}: GeoParquet file without a GeoPackage layer" for p in maps.glob("*.parquet")
+                 if p.stem.removeprefix("wijkprofiel_") not in tables]
+    long = read["vergelijkingen"].rename(columns={
+        "code": "region_code", "periode": "period", "leeftijdsgroep": "population_group"})
+    own = _observed(long[["indicator_id", "region_code", "period", "population_group", "waarde", "klasse_nl",
+                          "klasse_gemeente", "onderdrukt", "ci_onder", "ci_boven"]].rename(columns={"waarde": "value"}), lookup)
+    where = f"{gpkg.name}:vergelijkingen"
+    problems += _value_problems(where, own, lookup)
+    problems += _class_problems(where, own, "klasse_nl") + _class_problems(where, own, "klasse_gemeente")
+    wrong = own[~own["found"] | (own["onderdrukt"].astype(bool) != own["suppressed"])]
+    problems += [f"{where}: onderdrukt of {len(wrong)} rows differs from DuckDB"] if len(wrong) else []
+    hidden_ci = own[own["suppressed"] & (own["ci_onder"].notna() | own["ci_boven"].notna())]
+    problems += [f"{where}: interval of {len(hidden_ci)} suppressed rows"] if len(hidden_ci) else []
+    parent = long.assign(region_code=long["region_code"].map(lookup.gemeente), value=long["waarde_gemeente"])
+    problems += _traced(f"{where} (gemeente)", parent, lookup)
+    problems += _traced(f"{where} (NL)", long.assign(region_code=lookup.nl, value=long["waarde_nl"]), lookup)
+    return problems, files
+
+
 def test_no_output_file_holds_a_small_cell(publications: list[tuple[int, Path, Path]]) -> None:
     for year, db, maps in publications:
-        lookup = _Observations(db, year)
+        lookup = _observations(db, year)
         files = sorted(p for p in maps.rglob("*") if p.is_file())
-        kinds = {"map": 0, "page": 0, "profile_csv": 0, "overview_csv": 0, "xlsx": 0, "other": 0}
-        problems: list[str] = []
+        kinds = {"map": 0, "page": 0, "profile_csv": 0, "overview_csv": 0, "xlsx": 0, "gis": 0, "other": 0}
+        problems, kinds["gis"] = _gis_problems(maps, lookup)
         for path in files:
+            if path.suffix in (".gpkg", ".parquet"):
+                assert path.parent == maps and path.name.startswith("wijkprofiel"), f"unexpected GIS file {path}"
+                continue  # all read by _gis_problems
             if path.suffix == ".html":
                 text = path.read_text(encoding="utf-8")
                 if "var WP_PAYLOAD" in text:
@@ -395,3 +577,4 @@ def test_no_output_file_holds_a_small_cell(publications: list[tuple[int, Path, P
                 kinds["other"] += 1
         assert not problems, f"indeling {year}: {len(problems)} leaks, e.g. {problems[:5]}"
         assert kinds["map"] >= 3 and min(kinds["profile_csv"], kinds["xlsx"], kinds["page"]) >= 20, kinds
+        assert kinds["gis"] >= 3, kinds

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
+import zipfile
 from pathlib import Path
 
+import markupsafe
 import pandas as pd
 import pytest
 
@@ -250,3 +253,94 @@ def test_unknown_names_raise_once_listing_all(reference: pd.DataFrame) -> None:
     assert "'Bergen (NH.)' (GM0373)" in lines[3] and "'Bergen (L.)' (GM0893)" in lines[3]
     assert lines[4] == "  - '': expected a non-empty gemeente name"
     assert len(lines) == 5
+
+
+# --- regions without a name (issue 17, part 3) ---------------------------------------------
+
+
+def _wijk_layer(path: Path, features: list[tuple[str, str | None]]) -> Path:
+    """A small PDOK-style wijk layer (GeoJSON, WGS84) with ``(wijkcode, wijknaam)``."""
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"wijkcode": code, "wijknaam": name, "gemeentecode": "GM0001", "water": "NEE"},
+         "geometry": {"type": "Polygon", "coordinates": [[[5.0 + i * 0.01, 52.0], [5.01 + i * 0.01, 52.0],
+                                                          [5.01 + i * 0.01, 52.01], [5.0 + i * 0.01, 52.0]]]}}
+        for i, (code, name) in enumerate(features)]}
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    return path
+
+
+def test_assemble_regions_takes_names_from_kwb_titles_and_pdok_layers(tmp_path: Path) -> None:
+    """RIVM gives codes only; a KWB title or a PDOK layer name fills the name; a region no
+    source names keeps NULL (and is labelled as such when published)."""
+    from wijkprofiel.load import assemble_regions
+    from wijkprofiel.publish._region_names import region_labels
+    from wijkprofiel.sources.pdok import parse_pdok_layer
+
+    codes = ["WK000101", "WK000102", "WK000103", "WK000104"]
+    rivm = pd.DataFrame({"region_code": codes, "name": [None, None, None, "Eigen naam"], "level": "wijk",
+                         "gemeentecode": "GM0001", "wijkcode": codes, "indeling_year": 2020})
+    kwb = pd.DataFrame({"region_code": ["WK000101"], "name": ["Uit de KWB-titel"], "level": "wijk",
+                        "gemeentecode": "GM0001", "wijkcode": ["WK000101"], "indeling_year": 2024})
+    layer = parse_pdok_layer(_wijk_layer(tmp_path / "wijken.geojson", [("WK000102", "Uit de wijkkaart"),
+                                                                        ("WK000103", None), ("WK000104", "Kaartnaam")]),
+                             level="wijk")
+    layer["geometry_year"] = 2024
+    regions = assemble_regions([rivm, kwb], kwb[["region_code", "name"]], {"wijk_2024": layer})
+    named = regions[regions["indeling_year"] == 2020].set_index("region_code")["name"]
+    assert named["WK000101"] == "Uit de KWB-titel"
+    assert named["WK000102"] == "Uit de wijkkaart"
+    assert pd.isna(named["WK000103"]), "no source names it"
+    assert named["WK000104"] == "Eigen naam", "a source's own name is not overwritten"
+    labels = dict(zip(regions["region_code"], region_labels(regions), strict=False))
+    assert labels["WK000103"] == "WK000103 (naam onbekend in de bronnen)"
+    assert labels["WK000102"] == "Uit de wijkkaart"
+
+
+def test_region_label_only_replaces_missing_names() -> None:
+    from wijkprofiel.publish._region_names import region_label
+
+    assert region_label("WK036300", None) == "WK036300 (naam onbekend in de bronnen)"
+    assert region_label("WK036300", float("nan")) == region_label("WK036300", pd.NA) == region_label("WK036300", "  ")
+    assert region_label("WK059903", "Kralingen-West") == "Kralingen-West"
+
+
+@pytest.fixture(scope="module")
+def unnamed(national: dict[str, object]) -> pd.DataFrame:
+    import duckdb
+
+    with duckdb.connect(str(national["db"]), read_only=True) as con:
+        return con.execute("SELECT r.region_code, r.level, r.gemeentecode, g.name AS gemeente FROM regions r "
+                           "JOIN regions g ON g.region_code = r.gemeentecode AND g.indeling_year = r.indeling_year "
+                           "WHERE r.indeling_year = 2020 AND r.name IS NULL "
+                           "AND (r.level = 'wijk' OR (r.level = 'buurt' AND r.geometry IS NOT NULL))").df()
+
+
+def test_unnamed_wijken_are_labelled_on_every_page(national: dict[str, object], unnamed: pd.DataFrame) -> None:
+    maps = Path(str(national["maps"]))
+    amsterdam = unnamed[unnamed["gemeentecode"] == "GM0363"]["region_code"].tolist()
+    assert len(amsterdam) > 50, "Amsterdam's wijken of 2020 have no name in the embedded data"
+    code = sorted(amsterdam)[0]
+    label = f"{code} (naam onbekend in de bronnen)"
+    profile = (maps / "profielen" / f"{code}.html").read_text(encoding="utf-8")
+    assert f"<h1>Wijkprofiel {label}</h1>" in profile
+    overview = (maps / "profielen" / "GM0363.html").read_text(encoding="utf-8")
+    assert all(f"{c} (naam onbekend in de bronnen)" in overview for c in amsterdam)
+    table = pd.read_csv(maps / "profielen" / "GM0363.csv", sep=";", dtype=str)
+    assert label in set(table.iloc[:, 0]), "the overview CSV names it too"
+    with zipfile.ZipFile(maps / "profielen" / f"{code}.xlsx") as z:
+        assert label in z.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    wijkkaart = (maps / "gemeenten" / "GM0363.html").read_text(encoding="utf-8")
+    assert f'{label}</a> ({code})' in wijkkaart, "listed among the wijken without geometry"
+    index = (maps / "index.html").read_text(encoding="utf-8")
+    assert json.dumps(label)[1:-1] in index, "in the wijk search of the index"
+    assert f">{code}<" not in profile.split("<h1>", 1)[1].split("</h1>")[0]
+
+
+def test_index_names_the_gemeenten_with_unnamed_regions(national: dict[str, object], unnamed: pd.DataFrame) -> None:
+    index = (Path(str(national["maps"])) / "index.html").read_text(encoding="utf-8")
+    note = index.split("Naam onbekend in de bronnen:", 1)[1].split("</li>", 1)[0]
+    counts = unnamed.groupby(["gemeentecode", "gemeente", "level"]).size()
+    for (code, name, level), n in counts.items():
+        what = f"{n} {level}" if n == 1 else f"{n} {level}en"
+        assert re.search(rf"{re.escape(str(markupsafe.escape(str(name))))} \({code}\): [^;]*\b{what}\b", note), (code, what)
+    assert f"in {unnamed['gemeentecode'].nunique()} gemeenten" in note

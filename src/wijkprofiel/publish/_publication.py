@@ -39,6 +39,7 @@ from wijkprofiel.publish._context import (
     _dump,
     _load,
 )
+from wijkprofiel.publish._gis_export import GPKG_NAME, GisExportRun, gis_files, publish_gis
 from wijkprofiel.publish._maps import SeriesTable, write_text_atomic
 from wijkprofiel.publish._profiles import spine_stats
 from wijkprofiel.publish._steps import (
@@ -66,20 +67,14 @@ from wijkprofiel.publish._writer import Clock, Tally, Writer
 __all__ = [
     "PublishResult", "PublishContext", "Tally", "publish", "swap_directory", "SOURCE_LABELS",
     "prepare_publication", "prepare_geometry", "publish_national", "publish_gemeenten", "publish_profiles",
-    "publish_maps", "publish_static", "finish_publication", "discard_publication", "chunk_gemeenten",
+    "publish_maps", "publish_static", "publish_gis", "finish_publication", "discard_publication", "chunk_gemeenten",
 ]
 
 #: static maps drawn in-process up to this many jobs; more are drawn by separate processes
 _STATIC_INLINE = 12
 
 
-
-
-
-
 # ------------------------------------------------------------------- prepared files
-
-
 
 def _shared(ctx: PublishContext) -> Shared:
     shared: Shared = _load(ctx.work / "shared.pickle")
@@ -246,8 +241,10 @@ def chunk_gemeenten(ctx: PublishContext, n: int) -> list[list[str]]:
 
 
 def finish_publication(ctx: PublishContext, parts: Sequence[Tally]) -> PublishResult:
-    """Write ``index.html`` from the steps' tallies and swap the publication into place."""
-    return _finish(ctx, _shared(ctx), parts)
+    """Write ``index.html`` from the steps' tallies (and the GIS files if no step wrote
+    them) and swap the publication into place."""
+    gis = [] if (ctx.build / GPKG_NAME).is_file() else [publish_gis(ctx)]
+    return _finish(ctx, _shared(ctx), [*parts, *gis])
 
 
 def _finish(ctx: PublishContext, shared: Shared, parts: Sequence[Tally]) -> PublishResult:
@@ -265,7 +262,7 @@ def _finish(ctx: PublishContext, shared: Shared, parts: Sequence[Tally]) -> Publ
     write = Writer(ctx.build, index)
     try:
         write_index(write, shared, [tally.index_rows[c] for c, _ in ctx.gemeenten], wijken, indeling_year=ctx.indeling_year,
-                    generated=ctx.generated, static_maps=ctx.static_maps)
+                    generated=ctx.generated, static_maps=ctx.static_maps, gis=gis_files(ctx.build))
     finally:
         write.finish()
     tally.add(index)
@@ -300,10 +297,10 @@ def publish(
     extra_files: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Write ``index.html``, national gemeente and wijk maps, per gemeente a wijk map (buurt
-    maps where buurt geometry exists), an overview page and static maps, and a profile
-    (HTML, CSV, XLSX) per wijk. All steps in this process: geometry is prepared in a
+    maps where buurt geometry exists), an overview page and static maps, a profile (HTML,
+    CSV, XLSX) per wijk and the GIS files of every region. Geometry is prepared in a
     background thread (GEOS releases the GIL) while the profiles are written; static maps
-    are drawn by separate processes when there are many.
+    (when there are many) and the GIS files are written by separate processes.
 
     Parameters
     ----------
@@ -345,7 +342,9 @@ def publish(
     static_run: Any = None
     static_future: Future[Any] | None = None
     selected = list(ctx.gemeenten)
+    gis_run: GisExportRun | None = None
     try:
+        gis_run = GisExportRun(ctx.db_path, ctx.build, indeling_year=indeling_year, generated=ctx.generated)
         geometry: Future[Geometry] = pool.submit(_prepare_geometry, data["regions"])
         tables = series_tables(data["comp"], data["indicators"])
         shared.spine = spine_stats(tables["wijk"])
@@ -380,6 +379,8 @@ def publish(
                 tally.total_bytes += size
                 tally.static_maps += 1
         clock("static maps wait")
+        tally.add(gis_run.wait())
+        clock("GIS export wait")
         write.finish()
         for name, text in (extra_files or {}).items():
             write_text_atomic(ctx.build / name, text)
@@ -393,6 +394,8 @@ def publish(
             static_run = static_future.result()
         if static_run is not None:
             static_run.cancel()
+        if gis_run is not None:
+            gis_run.cancel()
         discard_publication(ctx)
         raise
     return result

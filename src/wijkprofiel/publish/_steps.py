@@ -42,6 +42,7 @@ from wijkprofiel.publish._profiles import (
     table_xlsx,
     wijk_summary,
 )
+from wijkprofiel.publish._region_names import region_labels, unnamed_note, unnamed_per_gemeente
 from wijkprofiel.publish._web_geometry import (
     Layer,
     bounds_latlng,
@@ -104,6 +105,8 @@ class Shared:
     validation: pd.DataFrame
     report: pd.DataFrame
     spine: Spine = field(default_factory=dict)
+    #: per gemeente its published wijken/buurten without a name in any source (index note)
+    unnamed: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
@@ -112,8 +115,7 @@ def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
     source_records = [{str(k): v for k, v in r.items()} for r in data["sources"].to_dict("records")]
     source_lines = [f"{_text(s['title'], _text(s['name']))} ({s['table_id']}), opgehaald {str(s['retrieved_at'])[:10]}, {s['licence']}"
                     for s in source_records]
-    names = dict(zip(regions["region_code"].astype(str),
-                     regions["name"].where(regions["name"].notna(), regions["region_code"]).astype(str), strict=True))
+    names = dict(zip(regions["region_code"].astype(str), region_labels(regions), strict=True))
     wijk_regions = regions[regions["level"] == "wijk"].sort_values("region_code")
     wijken_of = {str(k): [str(c) for c in v] for k, v in wijk_regions.groupby("gemeentecode")["region_code"].agg(list).items()}
     has_geo = frozenset(wijk_regions.loc[wijk_regions["geometry"].notna(), "region_code"].astype(str))
@@ -121,7 +123,7 @@ def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
     buurten_of = {str(k): sorted(str(c) for c in v) for k, v in buurt_rows.groupby("gemeentecode")["region_code"].agg(list).items()}
     return Shared(names=names, indicators=data["indicators"], source_records=source_records, source_lines=source_lines,
                   wijken_of=wijken_of, has_geo=has_geo, buurten_of=buurten_of, validation=data["validation"],
-                  report=data["report"])
+                  report=data["report"], unnamed=unnamed_per_gemeente(regions))
 
 
 def series_tables(comp: pd.DataFrame, indicators: pd.DataFrame) -> dict[str, SeriesTable]:
@@ -360,9 +362,20 @@ def static_jobs(shared: Shared, tables: dict[str, SeriesTable], geo: Geometry, g
 
 # ----------------------------------------------------------------------------- index
 
+def _gis_label(name: str, size: int, indeling_year: int) -> str:
+    mb = f"{size / 1e6:.1f}".replace(".", ",") + " MB"
+    if name.endswith(".gpkg"):
+        return (f"GIS-bestand (GeoPackage, EPSG:28992) voor QGIS/ArcGIS: alle gemeenten, wijken en buurten met "
+                f"geometrie (indeling {indeling_year}) met per indicator de nieuwste waarde en klassen, plus alle "
+                f"vergelijkingen als tabel ({name}, {mb})")
+    level = name.removeprefix("wijkprofiel_").removesuffix(".parquet")
+    return f"GeoParquet voor Python/R: laag {level} ({name}, {mb})"
+
+
 def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]], wijken: list[dict[str, str]], *,
-                indeling_year: int, generated: str, static_maps: bool) -> None:
-    """``index.html``: national maps, gemeenten, wijk search, validation, sources."""
+                indeling_year: int, generated: str, static_maps: bool, gis: list[tuple[str, int]] | None = None) -> None:
+    """``index.html``: national maps, GIS files (``gis``: name, bytes), gemeenten, wijk
+    search, validation, sources."""
     from wijkprofiel.publish._maps import script_json
 
     nl_name, nlw_name = national_names(indeling_year)
@@ -377,6 +390,9 @@ def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]],
              for r in report.head(300).to_dict("records")]
     if len(report) > 300:
         notes.append(f"… en nog {len(report) - 300} meldingen (tabel harmonisation_report in DuckDB)")
+    unnamed = unnamed_note(shared.unnamed, shared.names)
+    if unnamed:
+        notes.insert(0, unnamed)
     sources = [dict(s) for s in shared.source_records]
     for s in sources:
         s["label"] = _text(s.get("title"), _text(s.get("name")))
@@ -384,7 +400,8 @@ def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]],
     index = env().get_template("index.html.j2").render(
         generated=generated, indeling_year=indeling_year, version=__version__,
         national_maps=[{"href": nl_name, "label": f"Gemeenten in Nederland (indeling {indeling_year})"},
-                       {"href": nlw_name, "label": f"Wijken in Nederland (indeling {indeling_year})"}],
+                       {"href": nlw_name, "label": f"Wijken in Nederland (indeling {indeling_year})"},
+                       *({"href": name, "label": _gis_label(name, size, indeling_year)} for name, size in gis or [])],
         static_links=static_links, gemeenten=index_rows,
         validation={"passed": int(validation["passed"].sum()) if len(validation) else 0, "failed": len(failures), "failures": failures},
         notes=notes, sources=sources, descriptive_note=DESCRIPTIVE_NOTE, wijken_json=script_json(wijken))
