@@ -40,6 +40,7 @@ from wijkprofiel.publish._context import (
     _load,
 )
 from wijkprofiel.publish._gis_export import GPKG_NAME, GisExportRun, gis_files, publish_gis
+from wijkprofiel.publish._index_page import write_index
 from wijkprofiel.publish._maps import SeriesTable, write_text_atomic
 from wijkprofiel.publish._profiles import spine_stats
 from wijkprofiel.publish._steps import (
@@ -52,11 +53,8 @@ from wijkprofiel.publish._steps import (
     series_tables,
     shared_inputs,
     static_jobs,
-    write_index,
 )
-from wijkprofiel.publish._steps import (
-    prepare_geometry as _prepare_geometry,
-)
+from wijkprofiel.publish._steps import prepare_geometry as _prepare_geometry
 from wijkprofiel.publish._swap import (
     reuse_unchanged,
     swap_directory,

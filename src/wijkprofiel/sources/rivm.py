@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from wijkprofiel import __version__
 from wijkprofiel.config import validate_gemeentecodes
 from wijkprofiel.errors import ConfigError, FetchError, ParseError, SchemaError
 from wijkprofiel.sources._common import (
     finish_observations,
-    level_from_soort,
-    parent_codes,
-    strip_suffix,
-    to_number,
 )
 from wijkprofiel.sources._http import (
     InvalidResponse,
@@ -45,6 +39,13 @@ from wijkprofiel.sources._odata import (
     read_json_value,
     region_filter,
     row_key_problems,
+)
+from wijkprofiel.sources._rivm_cells import (
+    DIMENSIONS,
+    LEEFTIJD_KEYS,
+    MARGES_KEYS,
+    parse_untyped,
+    text_frame,
 )
 from wijkprofiel.store import Snapshot, default_catalogue, write_snapshot
 
@@ -73,18 +74,8 @@ RIVM_TABLES: dict[str, tuple[str, int]] = {
     "50150NED": ("Gezondheid per wijk en buurt; 2012/2016/2020/2022/2024 (indeling 2024)", 2024),
 }
 
-#: Leeftijd dimension key -> population group id
-LEEFTIJD_KEYS: dict[str, str] = {"20300": "18+", "53115": "18-64", "80200": "65+"}
-
 #: indicator family of the Gezondheidsmonitor in the dataset catalogue
 RIVM_FAMILY = "rivm_gezondheidsmonitor"
-
-#: Marges dimension key -> estimate kind
-MARGES_KEYS: dict[str, str] = {"MW00000": "value", "MOG0095": "ci_lower", "MBG0095": "ci_upper"}
-
-_DIMENSIONS = ("Leeftijd", "Marges", "WijkenEnBuurten", "Perioden")
-_REGION_TOPICS = ("Gemeentenaam", "SoortRegio", "Codering")
-
 
 def _default_keys() -> Mapping[str, str]:
     return default_catalogue().keys(RIVM_FAMILY)
@@ -127,67 +118,7 @@ def parse_rivm_csv(path: Path, keys: Mapping[str, str] | None = None) -> pd.Data
     except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         msg = f"{path}: cannot read as CSV ({exc}); expected an RIVM UntypedDataSet CSV export"
         raise ParseError(msg) from exc
-    return _parse_untyped(raw, path, lambda idx: f"line {idx + 2}", keys or _default_keys())
-
-
-def _parse_untyped(raw: pd.DataFrame, path: Path, where: Callable[[int], str], keys: Mapping[str, str]) -> pd.DataFrame:
-    """The body of :func:`parse_rivm_csv` for any all-text UntypedDataSet frame.
-
-    ``raw`` holds every cell as text ('' for empty); ``where`` names row ``idx`` in errors.
-    """
-    columns = {strip_suffix(c): c for c in raw.columns}
-    missing = [c for c in ("ID", *_DIMENSIONS, *_REGION_TOPICS) if c not in columns]
-    if missing:
-        msg = (
-            f"{path}: missing columns {missing}; expected the OData dimensions "
-            f"{list(_DIMENSIONS)} and topics {list(_REGION_TOPICS)} (with _N suffixes); "
-            f"got {list(raw.columns)[:12]}"
-        )
-        raise SchemaError(msg)
-    problems: list[str] = []
-    out = pd.DataFrame(index=raw.index)
-    out["row_id"] = pd.to_numeric(raw[columns["ID"]], errors="coerce").astype("Int64")
-    out["region_code"] = raw[columns["WijkenEnBuurten"]].str.strip().astype("string")
-    out["level"] = level_from_soort(raw[columns["SoortRegio"]])
-    out["gemeentenaam"] = raw[columns["Gemeentenaam"]].str.strip().astype("string")
-    periods = raw[columns["Perioden"]].str.strip()
-    out["period"] = pd.to_numeric(periods.str.slice(0, 4), errors="coerce").astype("Int64")
-    out["population_group"] = raw[columns["Leeftijd"]].str.strip().map(LEEFTIJD_KEYS).astype("string")
-    out["estimate"] = raw[columns["Marges"]].str.strip().map(MARGES_KEYS).astype("string")
-    checks = {
-        "SoortRegio": (out["level"].isna(), columns["SoortRegio"], "Land/Gemeente/Wijk/Buurt"),
-        "Perioden": (out["period"].isna() | ~periods.str.fullmatch(r"\d{4}JJ00"), columns["Perioden"], "YYYYJJ00"),
-        "Leeftijd": (out["population_group"].isna(), columns["Leeftijd"], "/".join(LEEFTIJD_KEYS)),
-        "Marges": (out["estimate"].isna(), columns["Marges"], "/".join(MARGES_KEYS)),
-    }
-    for bad, column, valid in checks.values():
-        for idx in bad[bad].index[:20]:
-            problems.append(f"{where(idx)}, column {column}: got {raw.at[idx, column]!r}, expected {valid}")
-    gemeentecode, wijkcode = parent_codes(out["region_code"], out["level"])
-    out["gemeentecode"] = gemeentecode
-    out["wijkcode"] = wijkcode
-    column_map: dict[str, str] = {}
-    unmapped: list[str] = []
-    for raw_col in raw.columns:
-        key = strip_suffix(raw_col)
-        if key in ("ID", *_DIMENSIONS, *_REGION_TOPICS):
-            continue
-        indicator_id = keys.get(key)
-        if indicator_id is None:
-            unmapped.append(raw_col)
-            continue
-        numbers, bad = to_number(raw[raw_col])
-        for idx in bad[bad].index[:20]:
-            problems.append(f"{where(idx)}, column {raw_col}: got {raw.at[idx, raw_col]!r}, expected a number or '.'")
-        column_map[raw_col] = indicator_id
-        out[indicator_id] = numbers
-    if problems:
-        shown = "\n".join(f"  - {p}" for p in problems[:50])
-        msg = f"{path}: {len(problems)} invalid cell(s):\n{shown}"
-        raise ParseError(msg)
-    out.attrs["column_map"] = column_map
-    out.attrs["unmapped"] = unmapped
-    return out
+    return parse_untyped(raw, path, lambda idx: f"line {idx + 2}", keys or _default_keys())
 
 
 def rivm_observations(wide: pd.DataFrame, *, indeling_year: int, source_id: str) -> pd.DataFrame:
@@ -235,17 +166,6 @@ _TABLE_ID = re.compile(r"[0-9]{5}[A-Z]{3}")
 _PERIOD_KEY = re.compile(r"((?:19|20)[0-9]{2})(?:JJ00)?")
 
 
-def _text_cell(value: object) -> str:
-    """A JSON cell as the CSV export writes it: '' for null, numbers as their text."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
 def parse_rivm_json(snapshot_dir: Path, keys: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Parse a fetched RIVM snapshot (``UntypedDataSet.json.gz``) like :func:`parse_rivm_csv`.
 
@@ -283,25 +203,7 @@ def parse_rivm_json(snapshot_dir: Path, keys: Mapping[str, str] | None = None) -
             f"  - {p}" for p in problems
         )
         raise SchemaError(msg)
-    return _parse_untyped(_text_frame(rows, columns), path, lambda idx: f"row {idx + 1}", keys or _default_keys())
-
-
-def _text_frame(rows: list[dict[str, object]], columns: list[str]) -> pd.DataFrame:
-    """Rows as an all-text frame of the dtype ``read_csv(dtype=str)`` gives ('' for null)."""
-    try:
-        table = pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in a column: convert cell by cell
-        cells = [pa.array([_text_cell(r[c]) for r in rows], type=pa.string()) for c in columns]
-        table = pa.Table.from_arrays(cells, names=columns)
-    out: dict[str, pd.Series] = {}
-    for name in columns:
-        column = table[name]
-        if pa.types.is_floating(column.type):
-            column = pa.chunked_array([pa.array([_text_cell(v) for v in column.to_pylist()], type=pa.string())])
-        elif not pa.types.is_string(column.type):
-            column = pc.cast(column, pa.string())  # the ID: 20300 -> "20300", as in the CSV export
-        out[name] = pd.Series(pd.array(pc.fill_null(column, ""), dtype="str"))
-    return pd.DataFrame(out)
+    return parse_untyped(text_frame(rows, columns), path, lambda idx: f"row {idx + 1}", keys or _default_keys())
 
 
 def parse_rivm_snapshot(snapshot_dir: Path, keys: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -405,11 +307,11 @@ def fetch_rivm(
     infos, _ = get_collection(session, base + "TableInfos", source="rivm", table=table_id, policy=policy, params=fmt)
     dims = [str(e.get("Key")) for e in props if e.get("Type") in DIMENSION_TYPES]
     expected = ["ID", *dims, *(str(e.get("Key")) for e in props if e.get("Type") == "Topic")]
-    lacking = [d for d in _DIMENSIONS if d not in dims]
+    lacking = [d for d in DIMENSIONS if d not in dims]
     if lacking:
         msg = (
             f"rivm {table_id}: DataProperties at {base}DataProperties lack the dimensions {lacking}; "
-            f"expected {list(_DIMENSIONS)}, got {dims}"
+            f"expected {list(DIMENSIONS)}, got {dims}"
         )
         raise FetchError(msg)
     clauses = []
