@@ -35,6 +35,18 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_target("cli_total", "`wijkprofiel run` national, fresh process incl. Prefect ephemeral server",
                            "≤ 60 s", f"{cli:.1f} s (server start {server:.1f} s; without it {cli - server:.1f} s)",
                            None if quick else cli <= 60))
+    unchanged = _get(b, "rerun", "unchanged", "wall_s")
+    if unchanged is not None:
+        files = _get(b, "rerun", "unchanged", "files_rewritten")
+        out.append(_target("rerun_unchanged", "`wijkprofiel run` again with nothing changed (fresh process, Prefect "
+                           "included): time and files rewritten", "≤ 15 s, 0 files",
+                           f"{unchanged:.1f} s, {files} files rewritten", unchanged <= 15 and files == 0))
+        ch = _get(b, "rerun", "vektis_changed") or {}
+        if "wall_s" in ch:
+            out.append(_target("rerun_vektis", "`wijkprofiel run` after one Vektis snapshot changed: time, files "
+                               "kept and rewritten by the publication", "only what differs is written",
+                               f"{ch['wall_s']:.1f} s; publication kept {ch.get('publication_kept')}, wrote "
+                               f"{ch.get('publication_changed')} files", None, str(_get(b, "rerun", "recomputed_after_change"))))
     comp = _get(b, "compare", "rivm", "median")
     if comp is not None:
         n = _get(b, "compare", "rivm_observations")

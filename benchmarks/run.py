@@ -29,11 +29,11 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-from benchmarks import bench_extract, bench_maps, bench_pipeline  # noqa: E402
+from benchmarks import bench_extract, bench_maps, bench_pipeline, bench_rerun  # noqa: E402
 from benchmarks.common import WORK, machine  # noqa: E402
 from benchmarks.report import evaluate_targets, render_markdown  # noqa: E402
 
-ALL = ["stages", "compare", "cli", "naive", "maps", "scaling", "dask", "extract"]
+ALL = ["stages", "compare", "cli", "rerun", "naive", "maps", "scaling", "dask", "extract"]
 NEEDS_STAGES = {"compare", "naive", "maps", "scaling", "dask"}
 HERE = Path(__file__).resolve().parent
 
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         only = [b for b in only if b not in NEEDS_STAGES]
     step("compare", lambda: bench_pipeline.compare_bench(ctx))
     step("cli", lambda: bench_pipeline.cli_run(ctx))
+    step("rerun", lambda: bench_rerun.run(work / "rerun", quick=args.quick))
     step("naive", lambda: bench_pipeline.naive_bench(ctx))
 
     def maps() -> dict[str, Any]:

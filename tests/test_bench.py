@@ -46,7 +46,7 @@ def test_quick_benchmark_writes_valid_results(tmp_path: Path) -> None:
     assert results["config"]["quick"] is True
     assert {"cores", "memory_gib", "python", "duckdb", "pandas", "date"} <= set(results["machine"])
     bench = results["benchmarks"]
-    assert set(bench) == {"stages", "compare", "cli", "naive", "maps", "scaling", "dask", "extract"}
+    assert set(bench) == {"stages", "compare", "cli", "rerun", "naive", "maps", "scaling", "dask", "extract"}
     errors = {k: (v["error"], v.get("tail", "")) for k, v in bench.items() if "error" in v}
     assert not errors, errors
     for stage in ("load", "disclose", "validate", "compare", "write", "publish"):

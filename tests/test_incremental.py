@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from benchmarks.bench_rerun import change_vektis
 from tests.conftest import EMBEDDED_RAW
 from tests.warehouse_digest import digest_differences, warehouse_digest
-from wijkprofiel.store import latest_snapshot, write_snapshot
 
 #: pages that say when they were made (the index and the validation report)
 TIMESTAMPED = {"index.html", "validatie.html"}
@@ -54,21 +53,6 @@ def _state(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _change_vektis(raw: Path) -> None:
-    """A new Vektis 2023 snapshot in which one cost differs (SYNTHETIC edit of the real file)."""
-    snap = latest_snapshot(raw, "vektis", "zvw_gemeente_2023")
-    assert snap is not None
-    text = gzip.decompress((snap.path / "zvw_gemeente.csv.gz").read_bytes()).decode("ascii")
-    lines = text.split("\n")
-    cells = lines[2].split(";")
-    cells[-1] = str(int(float(cells[-1]) + 1000))
-    lines[2] = ";".join(cells)
-    write_snapshot(raw, "vektis", "zvw_gemeente_2023",
-                   {"zvw_gemeente.csv.gz": gzip.compress("\n".join(lines).encode("ascii"), mtime=0)},
-                   url=str(snap.manifest["url"]), licence=str(snap.manifest["licence"]),
-                   extra={"data_year": 2023, "note": "SYNTHETIC edit for tests/test_incremental.py"})
-
-
 @pytest.fixture(scope="module")
 def runs(prefect_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("incremental")
@@ -78,7 +62,7 @@ def runs(prefect_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     before = _state(out)
     again = _run(raw, out)
     after = _state(out)
-    _change_vektis(raw)
+    change_vektis(raw)  # a new Vektis 2023 snapshot with one cost changed (SYNTHETIC edit)
     changed = _run(raw, out)
     after_change = _state(out)
     clean = tmp / "clean"
