@@ -6,7 +6,6 @@ Which datasets a run fetches is decided by the dataset catalogue (``refresh`` ma
 sources named with ``--ververs``), never by names in code.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace

@@ -17,7 +17,6 @@ inside one process and reads the warehouse once): in one process that is about 1
 than the same steps as separate tasks. The outputs are byte-identical either way.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 import logging

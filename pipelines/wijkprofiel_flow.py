@@ -12,7 +12,6 @@ see the rows converted to the target indeling too (harmonising already-cleaned r
 change the published numbers).
 """
 
-from __future__ import annotations
 
 import datetime as dt
 import json

@@ -112,6 +112,7 @@ def _read(db_path: Path, indeling_year: int) -> dict[str, Any]:
                 "CAST(retrieved_at AS VARCHAR) AS opgehaald, licence AS licentie, sha256 FROM sources "
                 "ORDER BY name, table_id").df(),
             "comparisons": con.execute(_VERGELIJKINGEN_SQL, [indeling_year] * 3).fetch_arrow_table(),
+            "newest_retrieval": con.execute("SELECT max(retrieved_at) FROM sources").fetchone()[0],  # type: ignore[index]
         }
     finally:
         con.close()
@@ -119,10 +120,10 @@ def _read(db_path: Path, indeling_year: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ writing
 
-def _stamp(path: Path, generated: str) -> None:
-    """Give every table the publication time as ``last_change`` (GDAL stamps the time of
-    writing): equal warehouses and stamps give byte-identical files."""
-    stamp = pd.Timestamp(generated).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+def _stamp(path: Path, when: Any) -> None:
+    """Give every table ``when`` as ``last_change`` (GDAL stamps the time of writing, so two
+    exports of one warehouse would differ in these bytes only)."""
+    stamp = pd.Timestamp(when).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     con = sqlite3.connect(path)
     try:
         with con:
@@ -144,7 +145,8 @@ def write_gis_export(db_path: Path, build: Path, *, indeling_year: int, generate
     indeling_year
         Indeling whose regions are exported (all of them, not a selection of gemeenten).
     generated
-        Publication time ``YYYY-MM-DD HH:MM`` (stamped into the GeoPackage).
+        Publication time ``YYYY-MM-DD HH:MM``; the GeoPackage's ``last_change`` only when
+        no source in the warehouse has a retrieval time (otherwise the newest one).
 
     Returns
     -------
@@ -187,7 +189,9 @@ def write_gis_export(db_path: Path, build: Path, *, indeling_year: int, generate
             pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG")
         pyogrio.write_arrow(vergelijkingen, tmp, layer="vergelijkingen", driver="GPKG", geometry_name=None,
                             geometry_type=None, crs=None)
-        _stamp(tmp, generated)
+        # the content changes when a source does: equal warehouses give byte-identical files,
+        # so an incremental publication keeps the GeoPackage when the data did not change
+        _stamp(tmp, data["newest_retrieval"] or generated)
         tally = Tally()
         for source, target in written:
             os.replace(source, target)
