@@ -43,10 +43,11 @@ def wijk_summary(table: pd.DataFrame, key_indicators: list[str]) -> pd.DataFrame
 def gemeente_overview_html(
     wijken: list[dict[str, Any]], summary: pd.DataFrame, *, code: str, name: str, indeling_year: int, map_href: str,
     buurt_href: str | None, static_href: str | None, sources: list[str], key_indicators: list[str], indicators: pd.DataFrame,
-    generated: str = "",
+    generated: str = "", buurten_href: str | None = None,
 ) -> tuple[str, list[list[Any]], list[str]]:
     """A gemeente's overview: a sortable table of its wijken (``code``, ``name``,
     ``has_geo``) with key indicators from :func:`wijk_summary`; plus the table as rows.
+    ``buurten_href``: the gemeente's buurt profiles (linked when given).
 
     Returns
     -------
@@ -77,7 +78,8 @@ def gemeente_overview_html(
         body.append("<tr>" + "".join(cells) + "</tr>")
     marks = [(CLASS_MARKS[c], CLASS_LABELS_NL[c]) for c in ("much_worse", "worse", "similar", "better", "much_better", "not_compared")]
     page = template("gemeente.html.j2").render(
-        code=code, name=name, indeling_year=indeling_year, map_href=map_href, buurt_href=buurt_href, static_href=static_href,
+        code=code, name=name, indeling_year=indeling_year, map_href=map_href, buurt_href=buurt_href, buurten_href=buurten_href,
+        static_href=static_href,
         keys=[labels[k] for k in keys], rows=Markup("\n".join(body)), n=len(wijken), sources=sources,
         descriptive_note=DESCRIPTIVE_NOTE, marks=marks, generated=generated)
     return page, rows, header

@@ -289,7 +289,8 @@ def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_
         waves feed the trend column).
     pages
         One dict per page: ``code``, ``name``, ``gemeentecode``, ``gemeente_name`` and
-        ``links`` (``[(href, text)]``); a region without rows gets a page without tables.
+        ``links`` (``[(href, text)]``), optionally ``buurten`` (the escaped HTML table
+        "Buurten in deze wijk"); a region without rows gets a page without tables.
     spine
         From :func:`spine_stats` (national spread per series).
     generated
@@ -314,6 +315,7 @@ def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_
             gemeente_name=p["gemeente_name"], indeling_year=indeling_year, links=p["links"],
             body=Markup("".join(rows[a:b])), priorities=Markup("".join(prio.get(p["code"], []))),
             descriptive=descriptive.get(p["code"], True), descriptive_note=DESCRIPTIVE_NOTE, sources=sources,
+            buurten=Markup(p.get("buurten", "")),
             generated=generated)
 
 
