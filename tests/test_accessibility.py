@@ -133,7 +133,7 @@ def test_axe_finds_no_violations(page: Any, site: dict[str, Path], name: str) ->
         violations += _axe(page, "geladen")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"axe_{name}.json").write_text(json.dumps(
-        {"page": PAGES[name], "violations": {v["id"]: {"impact": v["impact"], "nodes": len(v["nodes"]), "state": v["state"]}
+        {"page": PAGES[name] + FRAGMENTS.get(name, ""), "violations": {v["id"]: {"impact": v["impact"], "nodes": len(v["nodes"]), "state": v["state"]}
                                              for v in violations}}, indent=1), encoding="utf-8")
     assert not violations, f"axe-core on {PAGES[name]}:\n{_describe(violations)}"
 
