@@ -1,7 +1,8 @@
 """WCAG 2.1 AA of every published page type: axe-core (axe-playwright-python, all rules axe
 runs by default: wcag2a/aa, wcag21a/aa, best-practice) in Debian's Chromium finds nothing;
 the maps are usable by keyboard (Tab to a wijk, Enter opens its profile; a skip link to the
-table) and without JavaScript (a static table with profile links). axe results per page go
+table) and without JavaScript (a static table with profile links); from a wijk profile Tab
+and Enter lead to a buurt profile. axe results per page go
 to ``test-artifacts/axe_<page>.json``."""
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ PAGES = {
     "buurtkaart": "gemeenten/GM0233_buurten.html",
     "gemeente_overzicht": "profielen/GM0599.html",
     "wijkprofiel": "profielen/WK059903.html",
+    "buurtprofielen": "profielen/GM0599_buurten.html",
+    "buurtprofiel": "profielen/GM0599_buurten.html",
 }
+#: page type -> the address' fragment (the buurt page renders the buurt it names)
+FRAGMENTS = {"buurtprofiel": "#BU05990325"}
+BUURT_PAGES = {"buurtprofielen", "buurtprofiel"}
 MAPS = {"nederland_gemeenten", "nederland_wijken", "gemeente_wijkkaart", "buurtkaart"}
 
 
@@ -102,8 +108,11 @@ def _ready(pg: Any) -> None:
 def test_axe_finds_no_violations(page: Any, site: dict[str, Path], name: str) -> None:
     """No rule is excluded. Map pages are checked as loaded, with a focused area (its tooltip
     open), compared with the gemeente and with the table shown."""
-    page.goto(site[name].as_uri())
+    page.goto(site[name].as_uri() + FRAGMENTS.get(name, ""))
     violations = []
+    if name in BUURT_PAGES:
+        page.wait_for_function("window.buurtprofiel && window.buurtprofiel.ready")
+        assert page.locator("#bp-profile").is_visible() == (name in FRAGMENTS)
     if name in MAPS:
         _ready(page)
         violations += _axe(page, "geladen")
@@ -124,7 +133,7 @@ def test_axe_finds_no_violations(page: Any, site: dict[str, Path], name: str) ->
         violations += _axe(page, "geladen")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"axe_{name}.json").write_text(json.dumps(
-        {"page": PAGES[name], "violations": {v["id"]: {"impact": v["impact"], "nodes": len(v["nodes"]), "state": v["state"]}
+        {"page": PAGES[name] + FRAGMENTS.get(name, ""), "violations": {v["id"]: {"impact": v["impact"], "nodes": len(v["nodes"]), "state": v["state"]}
                                              for v in violations}}, indent=1), encoding="utf-8")
     assert not violations, f"axe-core on {PAGES[name]}:\n{_describe(violations)}"
 
@@ -201,6 +210,42 @@ def test_controls_and_legend_are_labelled(page: Any, site: dict[str, Path]) -> N
         assert cue in text
     assert page.get_by_role("button", name="Inzoomen").count() == 1
     assert page.get_by_role("main").count() == 1 and page.get_by_role("navigation").count() == 1
+
+
+@pytest.mark.browser
+def test_keyboard_from_wijk_profile_to_buurt_profiles(page: Any, site: dict[str, Path]) -> None:
+    """Tab reaches the buurten of a wijk, Enter opens the buurt's profile with the focus on
+    its heading; on the buurt page Tab reaches every buurt of the table and Enter shows it."""
+    page.goto(site["wijkprofiel"].as_uri())
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        href = page.evaluate("() => document.activeElement.getAttribute('href')") or ""
+        if "_buurten.html#" in href:
+            break
+    else:
+        pytest.fail("Tab never reached a buurt of the wijk")
+    name = page.evaluate("() => document.activeElement.textContent")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_function("window.buurtprofiel && window.buurtprofiel.ready")
+    assert page.url.endswith(href.split("/")[-1])
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'bp-h1'")
+    assert page.locator("h1").inner_text() == f"Buurtprofiel {name}"
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "bp-wijk", "next: the wijk's profile"
+    page.goto(site["buurtprofielen"].as_uri())
+    page.wait_for_function("window.buurtprofiel && window.buurtprofiel.ready")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if (page.evaluate("() => document.activeElement.getAttribute('href')") or "").startswith("#BU"):
+            break
+    else:
+        pytest.fail("Tab never reached a buurt in the table")
+    code = page.evaluate("() => document.activeElement.getAttribute('href').slice(1)")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'bp-h1'")
+    assert page.locator("#bp-profile").is_visible() and code in page.locator("#bp-meta").inner_text()
+    assert page.locator(f"#bp-table tr[data-code={code}] a").get_attribute("aria-current") == "page"
 
 
 # ------------------------------------------------------------------- without script

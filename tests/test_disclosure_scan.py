@@ -4,7 +4,7 @@ count or rate based on fewer than the threshold.
 Two real publications are scanned whole:
 
 * indeling 2020 (the session ``national`` fixture: national warehouse, national maps and four
-  gemeenten with their wijk/buurt maps, profiles, CSV and XLSX);
+  gemeenten with their wijk/buurt maps, wijk and buurt profiles, CSV and XLSX);
 * indeling 2024, where the CBS Kerncijfers wijken en buurten counts and percentages live:
   8,344 of its 146,479 observations are small cells or their complements (buurten and
   wijken with fewer than 10 inhabitants, e.g. the Rotterdam port wijken), so a leak would
@@ -12,9 +12,9 @@ Two real publications are scanned whole:
 
 The scan is independent of the publishing code: it reads every table of the DuckDB file
 (a new table fails until it is classified below), joins each published number back to its
-observation in ``observations`` by key, and decodes every map payload, CSV and XLSX file,
-and reads back every layer and table of the GeoPackage and every GeoParquet file (a new
-GeoPackage table fails until it is classified too).
+observation in ``observations`` by key, and decodes every map payload, buurt page, CSV and
+XLSX file, and reads back every layer and table of the GeoPackage and every GeoParquet file
+(a new GeoPackage table fails until it is classified too).
 A number is a leak when it is a count below the threshold, a rate whose numerator or
 denominator is below it (:func:`wijkprofiel.checks.find_small_cells`), or any value that
 stems from a suppressed observation (primary or complementary suppression).
@@ -41,7 +41,7 @@ from wijkprofiel.checks import apply_disclosure, find_small_cells, validate_load
 from wijkprofiel.compare import compare_loaded, derive_tables
 from wijkprofiel.indicators import POPULATION_GROUPS
 from wijkprofiel.load import load_sources
-from wijkprofiel.publish import decode_series, page_payload, publish
+from wijkprofiel.publish import decode_buurt_page, decode_series, page_payload, publish
 from wijkprofiel.warehouse import write_warehouse
 
 from .conftest import EMBEDDED_RAW
@@ -243,6 +243,38 @@ def test_scan_detects_a_planted_gis_leak(publication_2024: dict[str, Path], tmp_
     problems, _ = _gis_problems(tmp_path, lookup)
     assert any(p.startswith("wijkprofiel.gpkg:wijk:") and planted[1] in p and "suppressed" in p for p in problems), problems
     assert any(p.startswith("wijkprofiel.gpkg:vergelijkingen:") and "suppressed" in p for p in problems), problems
+def test_scan_detects_a_leak_on_a_buurt_page(publication_2024: dict[str, Path], tmp_path: Path) -> None:
+    """A withheld buurt value written into a buurt page's data, or its table, is caught."""
+    import json
+    import re
+
+    lookup = _observations(Path(publication_2024["db"]), 2024)
+    source = Path(publication_2024["maps"]) / "profielen" / "GM0599_buurten.html"
+    text = source.read_text(encoding="utf-8")
+    assert not list(_buurt_page_problems(source, lookup))
+    decoded = decode_buurt_page(text)
+    assert decoded["buurten"]["suppressed"].sum() >= 5, "Rotterdam's buurten of 2024 have withheld KWB values"
+    payload = decoded["payload"]
+    withheld = {k + 1 for k, c in enumerate(payload["combos"]) if c["s"]}
+    alphabet, width = payload["alphabet"], payload["width"]
+    for b in payload["buurten"]:
+        index = [sum(alphabet.index(ch) * len(alphabet) ** (width - 1 - d) for d, ch in enumerate(b["k"][i:i + width]))
+                 for i in range(0, len(b["k"]), width)]
+        present = [x for x in index if x]
+        if any(x in withheld for x in present):
+            b["v"][next(j for j, x in enumerate(present) if x in withheld)] = 4.0
+            break
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
+    planted = tmp_path / source.name
+    planted.write_text(re.sub(r'(<script type="application/json" id="bp-data">).*?(</script>)',
+                              lambda m: m.group(1) + data.replace("&", "\\u0026") + m.group(2), text, count=1, flags=re.S),
+                       encoding="utf-8")
+    assert any("carries 4.0" in p for p in _buurt_page_problems(planted, lookup))
+    table = re.search(r'<table id="bp-table".*?</table>', text, re.S)
+    assert table and ">onderdrukt</span>" in table.group(0)
+    leaked = table.group(0).replace(re.search(r'<span class="sup"[^>]*>onderdrukt</span>', table.group(0)).group(0), "4,0", 1)  # type: ignore[union-attr]
+    planted.write_text(text.replace(table.group(0), leaked), encoding="utf-8")
+    assert any("no published observation" in p for p in _buurt_page_problems(planted, lookup))
 
 
 # ------------------------------------------------------------------ output files
@@ -264,6 +296,14 @@ class _Observations:
         self.nl = str(regions.loc[regions["level"] == "land", "region_code"].iloc[0])
         self.counts = set(units.loc[units["unit"] == "aantal", "indicator_id"])
         self.n_suppressed = int(obs["suppressed"].sum())
+        buurt = obs[obs["region_code"].map(dict(zip(regions["region_code"], regions["level"], strict=True))).eq("buurt")
+                    & ~obs["suppressed"] & obs["value"].notna()]
+        #: per series the lowest and highest published buurt value (the ends of the buurt spread)
+        self.buurt_range = {(str(i), int(p), str(g)): (float(lo), float(hi)) for (i, p, g), (lo, hi) in
+                            buurt.groupby(["indicator_id", "period", "population_group"])["value"].agg(["min", "max"]).iterrows()}
+        self.by_key: dict[tuple[str, str, str], list[tuple[float | None, bool]]] = {}
+        for (ind, region, _, group), v in self.rows.items():
+            self.by_key.setdefault((ind, region, group), []).append(v)
 
     def check(self, where: str, indicator: str, region: str, period: int, group: str, value: float | None,
               digits: int = 1) -> str | None:
@@ -400,7 +440,8 @@ def _html_table_problems(path: Path, twin: Path) -> Iterator[str]:
     import re
 
     published = np.array(sorted(_csv_numbers(twin)))
-    for cell in re.findall(r"<td[^>]*>([^<]*)</td>", path.read_text(encoding="utf-8")):
+    text = re.sub(r'<section id="buurten".*?</section>', "", path.read_text(encoding="utf-8"), flags=re.S)
+    for cell in re.findall(r"<td[^>]*>([^<]*)</td>", text):
         parsed = _dutch_number(cell)
         if parsed is None:
             continue
@@ -534,13 +575,78 @@ def _gis_problems(maps: Path, lookup: _Observations) -> tuple[list[str], int]:
     problems += _traced(f"{where} (gemeente)", parent, lookup)
     problems += _traced(f"{where} (NL)", long.assign(region_code=lookup.nl, value=long["waarde_nl"]), lookup)
     return problems, files
+def _key_table_problems(name: str, text: str, lookup: _Observations) -> Iterator[str]:
+    """Tables of buurten (and their wijk) with key values (``<table class="bk">``: "Buurten in
+    deze wijk", the buurt page's table): every number is a published 18+ observation of the
+    row's region for some period; 'onderdrukt' only where DuckDB suppressed it."""
+    import re
+
+    for table in re.findall(r'<table[^>]*class="bk".*?</table>', text, re.S):
+        heads = [m.group(1) or "" for m in re.finditer(r'<th scope="col"[^>]*?(?:data-indicator="([^"]*)")?[^>]*>',
+                                                      table.split("</thead>")[0])]
+        for code, row in re.findall(r'<tr data-code="([^"]+)"[^>]*>(.*?)</tr>', table, re.S):
+            for j, cell in enumerate(re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)):
+                indicator = heads[j + 1] if j + 1 < len(heads) else ""
+                content = re.sub(r"<[^>]+>", " ", cell).split()
+                if not indicator or not content or content[0] in ("–", "geen"):
+                    continue
+                waves = lookup.by_key.get((indicator, code, "18+"), [])
+                if content[0] == "onderdrukt":
+                    if not any(s for _, s in waves):
+                        yield f"{name}: {code} {indicator} reads onderdrukt but nothing is suppressed"
+                    continue
+                parsed = _dutch_number(content[0])
+                if parsed is None:
+                    yield f"{name}: {code} {indicator}: {content[0]!r} is no number"
+                    continue
+                if not any(not s and v is not None and math.isclose(parsed[0], v, abs_tol=0.51 * 10**-parsed[1])
+                           for v, s in waves):
+                    yield f"{name}: {code} {indicator} = {content[0]} is no published observation"
+
+
+def _buurt_page_problems(path: Path, lookup: _Observations) -> Iterator[str]:
+    """Every number of a buurt page (its data and its table) traces back to an unsuppressed
+    observation; every suppressed observation of its buurten and wijken is marked so."""
+    text = path.read_text(encoding="utf-8")
+    decoded = decode_buurt_page(text)
+    gemeente = decoded["payload"]["gemeente"][0]
+    for kind in ("buurten", "wijken"):
+        for r in decoded[kind].itertuples(index=False):
+            key = (r.indicator_id, r.code, int(r.period), r.population_group)
+            if r.suppressed and r.value is not None:
+                yield f"{path.name}: {key} is marked suppressed but carries {r.value}"
+            problem = lookup.check(f"{path.name} ({kind})", *key, r.value, digits=2)
+            if problem:
+                yield problem
+            if key in lookup.rows and lookup.rows[key][1] and not r.suppressed:
+                yield f"{path.name}: {key} suppressed in DuckDB but not marked suppressed"
+    for r in decoded["series"].itertuples(index=False):
+        key = (r.indicator_id, int(r.period), r.population_group)
+        for where, region, value in (("gemeente", gemeente, r.gemeente), ("NL", lookup.nl, r.nl)):
+            problem = lookup.check(f"{path.name} ({where})", r.indicator_id, region, *key[1:], value, digits=2)
+            if problem:
+                yield problem
+        if r.spine is not None:  # the spread of all buurten: its ends are published buurt values
+            lo, hi = lookup.buurt_range.get(key, (math.nan, math.nan))
+            if not (math.isclose(r.spine[0], lo, abs_tol=0.006) and math.isclose(r.spine[4], hi, abs_tol=0.006)
+                    and r.spine == sorted(r.spine)):
+                yield f"{path.name}: spread {r.spine} of {key} does not span the published buurt values {lo}–{hi}"
+    payload = decoded["payload"]
+    flags = decoded["buurten"].set_index(["code", "indicator_id", "period", "population_group"])["suppressed"]
+    keys = [(payload["indicators"][s[0]][0], int(s[1]), payload["groups"][s[2]][0]) for s in payload["series"]]
+    for b in payload["buurten"]:
+        for s, _lo, _hi in b.get("i", []):
+            if bool(flags.get((b["c"], *keys[s]), True)):
+                yield f"{path.name}: {b['c']} {keys[s]} has an interval but is suppressed or unknown"
+    yield from _key_table_problems(path.name, text, lookup)
 
 
 def test_no_output_file_holds_a_small_cell(publications: list[tuple[int, Path, Path]]) -> None:
     for year, db, maps in publications:
         lookup = _observations(db, year)
         files = sorted(p for p in maps.rglob("*") if p.is_file())
-        kinds = {"map": 0, "page": 0, "profile_csv": 0, "overview_csv": 0, "xlsx": 0, "gis": 0, "other": 0}
+        kinds = {"map": 0, "page": 0, "buurt_page": 0, "profile_csv": 0, "overview_csv": 0, "xlsx": 0, "gis": 0,
+                 "other": 0}
         problems, kinds["gis"] = _gis_problems(maps, lookup)
         for path in files:
             if path.suffix in (".gpkg", ".parquet"):
@@ -551,9 +657,13 @@ def test_no_output_file_holds_a_small_cell(publications: list[tuple[int, Path, P
                 if "var WP_PAYLOAD" in text:
                     kinds["map"] += 1
                     problems += list(_map_problems(path, lookup))
+                elif 'id="bp-data"' in text:  # a gemeente's buurt profiles
+                    kinds["buurt_page"] += 1
+                    problems += list(_buurt_page_problems(path, lookup))
                 elif path.with_suffix(".csv").is_file():  # profile and overview pages
                     kinds["page"] += 1
                     problems += list(_html_table_problems(path, path.with_suffix(".csv")))
+                    problems += list(_key_table_problems(path.name, text, lookup))  # its buurten
                 else:
                     kinds["other"] += 1  # index, validation report: no statistics about areas
             elif path.suffix == ".csv":
@@ -578,3 +688,4 @@ def test_no_output_file_holds_a_small_cell(publications: list[tuple[int, Path, P
         assert not problems, f"indeling {year}: {len(problems)} leaks, e.g. {problems[:5]}"
         assert kinds["map"] >= 3 and min(kinds["profile_csv"], kinds["xlsx"], kinds["page"]) >= 20, kinds
         assert kinds["gis"] >= 3, kinds
+        assert kinds["buurt_page"] == len(list((maps / "profielen").glob("*_buurten.html"))) >= 2, kinds

@@ -4,6 +4,7 @@ artifact on the flow run's page in the dashboard (Debian's Chromium; never downl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -84,7 +85,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         cli_env = dict(env, PREFECT_API_URL=f"{base}/api")
         yield {"tmp": tmp, "port": port, "base": base, "run": run, "db": db, "env": cli_env, "log": log_path}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:  # a serve that exited (an error above) has no group to stop
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -1,13 +1,15 @@
 """The publish stage: maps, profiles, exports and the index, from the warehouse only.
 
 Takes a warehouse file and gives a publication directory (``maps/``): self-contained
-Leaflet maps with web geometry, static PNG/SVG maps, profile pages with CSV/XLSX, gemeente
-overview pages and the index, written to a staging directory and swapped in atomically
-(:func:`publish`; its steps for fan-out in flows).
+Leaflet maps with web geometry, static PNG/SVG maps, profile pages with CSV/XLSX, per
+gemeente an overview of its wijken and a page with the profiles of its buurten, and the
+index, written to a staging directory and swapped in atomically (:func:`publish`; its steps
+for fan-out in flows).
 """
 
 from __future__ import annotations
 
+from wijkprofiel.publish._buurt_payload import decode_buurt_page
 from wijkprofiel.publish._exports import (
     csv_rows_vectorised,
     csv_text,
@@ -165,6 +167,7 @@ __all__ = [
     "profile_html",
     "wijk_summary",
     "gemeente_overview_html",
+    "decode_buurt_page",
     "csv_text",
     "csv_rows_vectorised",
     "xlsx_bytes",

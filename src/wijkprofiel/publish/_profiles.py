@@ -10,12 +10,9 @@ numbers are formatted here).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,9 +24,9 @@ from wijkprofiel.indicators import POPULATION_GROUPS
 from wijkprofiel.publish._formatting import (
     _e,
     _fmt,
-    _nan,
     theme_labels,
 )
+from wijkprofiel.publish._gemeente_overview import gemeente_overview_html, wijk_summary
 from wijkprofiel.publish._maps import (
     CLASS_LABELS_NL,
     CLASS_MARKS,
@@ -47,7 +44,6 @@ from wijkprofiel.publish._profile_exports import (
     table_xlsx,
 )
 from wijkprofiel.publish._profile_priorities import (
-    _UNFAVOURABLE,
     _latest_mask,
     _priority_frame,
     _priority_items,
@@ -60,6 +56,8 @@ from wijkprofiel.publish._spine_charts import (
     spine_stats,
     spine_svg,
 )
+from wijkprofiel.publish._templates import env
+from wijkprofiel.publish._templates import template as _template
 
 __all__ = [
     "PROFILE_COLUMNS", "KEY_INDICATORS", "Spine", "env", "profile_table", "split_records", "profile_csv",
@@ -74,22 +72,6 @@ KEY_INDICATORS = ["ervaren_gezondheid_goed", "overgewicht", "roker", "risico_ang
 _NUMERIC = ["waarde", "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
             "ondergrens_95", "bovengrens_95"]
 _GROUP_ID = {v: k for k, v in POPULATION_GROUPS.items()}
-
-
-@cache
-def env() -> jinja2.Environment:
-    """The Jinja2 environment of the package templates (autoescape on)."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("wijkprofiel.publish", "templates"), autoescape=True,
-                              trim_blocks=True, lstrip_blocks=True)
-
-
-_env = env  # backwards-compatible name
-
-
-@cache
-def _template(name: str) -> jinja2.Template:
-    return env().get_template(name)
-
 
 
 # ------------------------------------------------------------------------------ tables
@@ -185,18 +167,7 @@ def split_records(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
-
-
-
-
-
-
-
 # -------------------------------------------------------------------------- formatting
-
-
-
-
 
 
 def _mapped(series: pd.Series, make: Any) -> NDArray[np.object_]:
@@ -206,8 +177,6 @@ def _mapped(series: pd.Series, make: Any) -> NDArray[np.object_]:
 
 
 # ------------------------------------------------------------------------------ charts
-
-
 
 
 def _trends(latest: pd.DataFrame, table: pd.DataFrame, digits: NDArray[np.int64]) -> NDArray[np.object_]:
@@ -250,9 +219,6 @@ def _trends(latest: pd.DataFrame, table: pd.DataFrame, digits: NDArray[np.int64]
 
 
 # ---------------------------------------------------------------------------- priorities
-
-
-
 
 
 # ------------------------------------------------------------------------------- pages
@@ -323,7 +289,8 @@ def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_
         waves feed the trend column).
     pages
         One dict per page: ``code``, ``name``, ``gemeentecode``, ``gemeente_name`` and
-        ``links`` (``[(href, text)]``); a region without rows gets a page without tables.
+        ``links`` (``[(href, text)]``), optionally ``buurten`` (the escaped HTML table
+        "Buurten in deze wijk"); a region without rows gets a page without tables.
     spine
         From :func:`spine_stats` (national spread per series).
     generated
@@ -348,6 +315,7 @@ def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_
             gemeente_name=p["gemeente_name"], indeling_year=indeling_year, links=p["links"],
             body=Markup("".join(rows[a:b])), priorities=Markup("".join(prio.get(p["code"], []))),
             descriptive=descriptive.get(p["code"], True), descriptive_note=DESCRIPTIVE_NOTE, sources=sources,
+            buurten=Markup(p.get("buurten", "")),
             generated=generated)
 
 
@@ -358,67 +326,3 @@ def profile_html(records: list[dict[str, Any]], *, code: str, name: str, level_l
     table = pd.DataFrame(records, columns=["region_code", *PROFILE_COLUMNS]).assign(region_code=code)
     page = {"code": code, "name": name, "gemeentecode": gemeentecode, "gemeente_name": gemeente_name, "links": links}
     return next(profile_pages(table, [page], indeling_year=indeling_year, sources=sources, spine=spine, level_label=level_label))[1]
-
-
-# ----------------------------------------------------------------------- gemeente page
-
-def wijk_summary(table: pd.DataFrame, key_indicators: list[str]) -> pd.DataFrame:
-    """Per region (index): key indicator values (18+, latest) and their class against the
-    gemeente (``<id>``, ``<id>__class``), the number of unfavourable deviations against the
-    gemeente (``n_bad``) and the top-3 priorities (``priorities``, labels joined by '; ')."""
-    latest = table[_latest_mask(table)]
-    key = latest[(latest["leeftijdsgroep"] == POPULATION_GROUPS["18+"]) & latest["indicator_id"].isin(key_indicators)]
-    values = key.pivot_table(index="region_code", columns="indicator_id", values="waarde", aggfunc="first", dropna=False)
-    classes = key.pivot_table(index="region_code", columns="indicator_id", values="klasse_gemeente", aggfunc="first")
-    out = pd.DataFrame(index=pd.Index(latest["region_code"].unique(), name="region_code"))
-    for k in key_indicators:
-        out[k] = values[k] if k in values else np.nan
-        out[f"{k}__class"] = classes[k] if k in classes else "not_compared"
-    bad = latest[latest["klasse_gemeente"].isin(list(_UNFAVOURABLE))]
-    out["n_bad"] = bad.groupby("region_code")["indicator_id"].nunique().reindex(out.index).fillna(0).astype(int)
-    top = _priority_frame(latest)
-    out["priorities"] = top.groupby("region_code")["indicator"].agg("; ".join).reindex(out.index).fillna("")
-    return out
-
-
-def gemeente_overview_html(
-    wijken: list[dict[str, Any]], summary: pd.DataFrame, *, code: str, name: str, indeling_year: int, map_href: str,
-    buurt_href: str | None, static_href: str | None, sources: list[str], key_indicators: list[str], indicators: pd.DataFrame,
-    generated: str = "",
-) -> tuple[str, list[list[Any]], list[str]]:
-    """A gemeente's overview: a sortable table of its wijken (``code``, ``name``,
-    ``has_geo``) with key indicators from :func:`wijk_summary`; plus the table as rows.
-
-    Returns
-    -------
-    tuple
-        ``(html, rows, header)``.
-    """
-    labels = dict(zip(indicators["indicator_id"].astype(str), indicators["label_nl"].astype(str), strict=True))
-    units = dict(zip(indicators["indicator_id"].astype(str), indicators["unit"].astype(str), strict=True))
-    keys = [k for k in key_indicators if k in labels]
-    header = ["wijk", "code", "op_kaart", *[f"{k} (18+)" for k in keys], "ongunstig_tov_gemeente", "grootste_afwijkingen"]
-    rows: list[list[Any]] = []
-    body: list[str] = []
-    for w in wijken:
-        s = summary.loc[w["code"]] if w["code"] in summary.index else None
-        cells = [f'<th scope="row" class="l" data-s="{html.escape(w["name"])}"><a href="{html.escape(w["code"])}.html">{html.escape(w["name"])}</a></th>',
-                 f'<td class="l">{html.escape(w["code"])}</td><td class="l">{"ja" if w["has_geo"] else "nee"}</td>']
-        row: list[Any] = [w["name"], w["code"], "ja" if w["has_geo"] else "nee"]
-        for k in keys:
-            v = None if s is None or _nan(s[k]) else float(s[k])
-            klass = str(s[f"{k}__class"]) if s is not None and isinstance(s[f"{k}__class"], str) else "not_compared"
-            cells.append(f'<td data-s="{"" if v is None else v}" class="k-{_e(klass)}">{_fmt([np.nan if v is None else v], unit_digits(units[k]))[0]}'
-                         f' <span class="mk" title="{_e(CLASS_LABELS_NL.get(klass, ""))}">{_e(CLASS_MARKS.get(klass, "?"))}</span></td>')
-            row.append(v)
-        n_bad = 0 if s is None else int(s["n_bad"])
-        prio = "" if s is None else str(s["priorities"])
-        cells.append(f'<td data-s="{n_bad}">{n_bad}</td><td class="l">{html.escape(prio)}</td>')
-        rows.append([*row, n_bad, prio])
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    marks = [(CLASS_MARKS[c], CLASS_LABELS_NL[c]) for c in ("much_worse", "worse", "similar", "better", "much_better", "not_compared")]
-    page = _template("gemeente.html.j2").render(
-        code=code, name=name, indeling_year=indeling_year, map_href=map_href, buurt_href=buurt_href, static_href=static_href,
-        keys=[labels[k] for k in keys], rows=Markup("\n".join(body)), n=len(wijken), sources=sources,
-        descriptive_note=DESCRIPTIVE_NOTE, marks=marks, generated=generated)
-    return page, rows, header

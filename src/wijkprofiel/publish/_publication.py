@@ -183,7 +183,8 @@ def publish_profiles(ctx: PublishContext, codes: Sequence[str]) -> Tally:
     wijken = sorted(w for c, _ in gemeenten for w in shared.wijken_of.get(c, []))
     rows = read_wijk_rows(ctx.db_path, ctx.indeling_year, wijken)
     return _run(ctx, lambda write: render_profiles(write, shared, rows, gemeenten, indeling_year=ctx.indeling_year,
-                                                   generated=ctx.generated, static_maps=ctx.static_maps))
+                                                   generated=ctx.generated, static_maps=ctx.static_maps,
+                                                   warehouse=ctx.db_path))
 
 
 def publish_maps(ctx: PublishContext, codes: Sequence[str]) -> Tally:
@@ -358,7 +359,7 @@ def publish(
         static_future = pool.submit(start_static) if static_maps else None
         clock("tables")
         render_profiles(write, shared, data["comp"], selected, indeling_year=indeling_year, generated=ctx.generated,
-                        static_maps=static_maps)
+                        static_maps=static_maps, warehouse=ctx.db_path)
         clock("profiles")
         geo = geometry.result()
         if static_future is not None:

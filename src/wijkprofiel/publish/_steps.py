@@ -13,12 +13,14 @@ import html
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from wijkprofiel.publish import _buurt_pages as buurt
 from wijkprofiel.publish._maps import (
     SeriesTable,
     map_payload,
@@ -217,10 +219,11 @@ def render_national(write: Writer, shared: Shared, tables: dict[str, SeriesTable
 # ------------------------------------------------------------------------- gemeenten
 
 def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, gemeenten: list[tuple[str, str]], *,
-                    indeling_year: int, generated: str, static_maps: bool) -> None:
+                    indeling_year: int, generated: str, static_maps: bool, warehouse: Path | None = None) -> None:
     """Per wijk of ``gemeenten`` (``(code, name)``) its profile (HTML, CSV, XLSX) and per
     gemeente its overview page with CSV/XLSX; ``wijk_rows`` holds (at least) their
-    comparison rows. Adds the gemeenten's index rows to the writer's tally.
+    comparison rows; with ``warehouse`` (DuckDB file) also each gemeente's buurt page and per
+    wijk profile its buurten. Adds the gemeenten's index rows to the writer's tally.
 
     The pages carry no generation time (``generated`` is shown on the index page only): the
     same data gives the same bytes, so a re-run leaves unchanged pages untouched."""
@@ -234,10 +237,14 @@ def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, geme
     ptable = profile_table(pd.concat([own, gemeente_level_rows(wijk_rows, parent)], ignore_index=True),
                            shared.indicators)
     summary = wijk_summary(ptable, KEY_INDICATORS)
+    buurten = buurt.BuurtPages() if warehouse is None else buurt.render_buurt_profiles(
+        write, warehouse, gemeenten, wijk_rows, ptable, indeling_year=indeling_year, names=names, wijken_of=shared.wijken_of,
+        indicators=shared.indicators, sources=shared.source_lines, generated="", buurt_maps=set(shared.buurten_of))
     pages = [{"code": w, "name": names.get(w, w), "gemeentecode": parent[w], "gemeente_name": names.get(parent[w], parent[w]),
               "links": [(f"{parent[w]}.html", f"← {names.get(parent[w], parent[w])}: alle wijken"),
                         *([(f"../gemeenten/{parent[w]}.html", "wijkkaart")] if w in has_geo else []),
-                        (f"{w}.csv", "CSV"), (f"{w}.xlsx", "Excel")]}
+                        *([("#buurten", "buurten")] if w in buurten.sections else []),
+                        (f"{w}.csv", "CSV"), (f"{w}.xlsx", "Excel")], "buurten": buurten.sections.get(w, "")}
              for w in wanted]
     # in chunks of wijken (vectorised within a chunk, bounded memory)
     row_codes = ptable["region_code"].to_numpy(dtype=str)
@@ -263,14 +270,16 @@ def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, geme
             overview, summary, code=code, name=gname, indeling_year=indeling_year, map_href=f"../{href}",
             buurt_href=f"../{buurt_href}" if buurt_href else None,
             static_href=f"../static/{code}_wijken.png" if with_geo and static_maps else None,
-            sources=shared.source_lines, key_indicators=KEY_INDICATORS, indicators=shared.indicators, generated="")
+            sources=shared.source_lines, key_indicators=KEY_INDICATORS, indicators=shared.indicators, generated="",
+            buurten_href=buurten.pages.get(code))
         write(f"profielen/{code}.html", page_html)
         write(f"profielen/{code}.csv", table_csv(header, table_rows))
         write(f"profielen/{code}.xlsx", table_xlsx(header, table_rows, f"Wijken {gname}"))
         search = " ".join([gname, code, *wcodes, *[names.get(c, "") for c in wcodes]]).lower()
         write.tally.index_rows[code] = {
             "name": gname, "code": code, "n_wijken_geo": len(with_geo), "n_wijken_nogeo": len(wcodes) - len(with_geo),
-            "href": href, "buurt_href": buurt_href, "overview_href": f"profielen/{code}.html", "search": search}
+            "href": href, "buurt_href": buurt_href, "overview_href": f"profielen/{code}.html", "search": search,
+            "buurten_href": f"profielen/{buurten.pages[code]}" if code in buurten.pages else None}
 
 
 def render_gemeente_maps(write: Writer, shared: Shared, tables: dict[str, SeriesTable], geo: Geometry,
@@ -340,7 +349,9 @@ def _buurt_map(write: Writer, code: str, gname: str, geo: Geometry, table: Serie
         geo=encode_topology(areas, precision=5, outlines=geo.gemeente.take([code], "fine")), bounds=bounds_latlng(areas),
         parents=[0] * len(bcodes), parent_names=[(code, gname)], level_label="Buurt", geometry_note=note, outline_roles=[1]),
         title=f"{gname}: buurten", subtitle=f"{len(bcodes)} buurten op de buurtkaart {geo.geometry_year.get('buurt', '')}, indeling {indeling_year}",
-        links=[("../index.html", "← overzicht"), (f"{code}.html", "wijkkaart")], self_contained=self_contained), is_map=True)
+        links=[("../index.html", "← overzicht"), (f"{code}.html", "wijkkaart")], self_contained=self_contained,
+        profile_href=f"../profielen/{buurt.buurt_page_href(code)}#{{}}", linked=buurt.with_profile(table, bcodes),
+        link_label="buurtprofiel"), is_map=True)
 
 
 # ---------------------------------------------------------------------------- static
