@@ -52,7 +52,7 @@ from wijkprofiel.store import (
     load_catalogue,
     publication_lock,
 )
-from wijkprofiel.warehouse import last_completed_run, write_warehouse
+from wijkprofiel.warehouse import PUBLISHING, finish_run, last_completed_run, write_warehouse
 
 __all__ = ["wijkprofiel", "ingest", "harmonise_flow", "validate_flow", "compare_flow", "publish_flow", "InMemory",
            "STAGES"]
@@ -255,12 +255,15 @@ def wijkprofiel(
                       "disclosure_threshold": disclosure_threshold, "crosswalks": crosswalks or [],
                       "refresh": refresh or [], "fetch_params": shown_parameters(fetch_params or {}),
                       "fetch_options": (fetch_options or FetchOptions()).model_dump()}
+        # "publishing" until the maps are live: a run stopped while publishing never reads as
+        # completed (its warehouse stays; the live maps and the index name the earlier run)
         run = {"run_id": run_id, "parameters": parameters, "code_version": __version__, "started": started,
-               "finished": dt.datetime.now(), "status": "completed_with_stale_sources" if stale else "completed"}
+               "finished": None, "status": PUBLISHING}
         stage("warehouse", f"DuckDB-database schrijven: {db_path}")
         write(db_path, loaded, comparisons, validation, run, derived)
         stage("publish", f"kaarten en profielen publiceren in {maps_dir} (gemeenten: {', '.join(gemeenten or []) or 'alle'})")
         result = publish_flow(db_path, maps_dir, indeling_year, gemeenten, self_contained, dask_address, dask_workers)
+        finish_run(db_path, run_id, "completed_with_stale_sources" if stale else "completed", dt.datetime.now())
     summary = summary_markdown(loaded, validation, comparisons, result, stale)
     stage("artifact", "samenvatting als artifact 'wijkprofiel-run' (tabblad Artifacts van deze flow run)")
     create_markdown_artifact(key="wijkprofiel-run", markdown=summary,

@@ -50,7 +50,7 @@ def write_index(write: Writer, shared: Shared, index_rows: list[dict[str, Any]],
         s["label"] = _text(s.get("title"), _text(s.get("name")))
         s["retrieved"] = str(s.get("retrieved_at", ""))[:10]
     index = env().get_template("index.html.j2").render(
-        generated=generated, indeling_year=indeling_year, version=__version__,
+        generated=generated, indeling_year=indeling_year, version=__version__, run_id=shared.run_id,
         national_maps=[{"href": nl_name, "label": f"Gemeenten in Nederland (indeling {indeling_year})"},
                        {"href": nlw_name, "label": f"Wijken in Nederland (indeling {indeling_year})"},
                        *({"href": name, "label": _gis_label(name, size, indeling_year)} for name, size in gis or [])],

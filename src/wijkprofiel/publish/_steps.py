@@ -107,6 +107,8 @@ class Shared:
     spine: Spine = field(default_factory=dict)
     #: per gemeente its published wijken/buurten without a name in any source (index note)
     unnamed: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the run that built the warehouse (``runs``), named on the index page; "" when unknown
+    run_id: str = ""
 
 
 def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
@@ -123,7 +125,8 @@ def shared_inputs(data: dict[str, pd.DataFrame]) -> Shared:
     buurten_of = {str(k): sorted(str(c) for c in v) for k, v in buurt_rows.groupby("gemeentecode")["region_code"].agg(list).items()}
     return Shared(names=names, indicators=data["indicators"], source_records=source_records, source_lines=source_lines,
                   wijken_of=wijken_of, has_geo=has_geo, buurten_of=buurten_of, validation=data["validation"],
-                  report=data["report"], unnamed=unnamed_per_gemeente(regions))
+                  report=data["report"], unnamed=unnamed_per_gemeente(regions),
+                  run_id=str(data["runs"]["run_id"].iloc[0]) if len(data.get("runs", ())) else "")
 
 
 def series_tables(comp: pd.DataFrame, indicators: pd.DataFrame) -> dict[str, SeriesTable]:

@@ -32,7 +32,7 @@ def _comp_frame(con: Any, keep_sql: str, params: list[Any], indeling_year: int) 
 
 def read_warehouse(db_path: Path, indeling_year: int) -> dict[str, pd.DataFrame]:
     """Regions, comparable indicators, comparisons (gemeente, wijk, buurt with geometry),
-    sources, validation results and the harmonisation report of one indeling."""
+    sources, validation results, the harmonisation report of one indeling and the newest run."""
     con = connect(db_path)
     try:
         con.execute("SET enable_progress_bar = false")
@@ -52,6 +52,8 @@ def read_warehouse(db_path: Path, indeling_year: int) -> dict[str, pd.DataFrame]
             "sources": con.execute("SELECT * FROM sources ORDER BY name, table_id").df(),
             "validation": con.execute("SELECT * FROM validation_results").df(),
             "report": con.execute("SELECT * FROM harmonisation_report").df(),
+            # the run whose warehouse this is (the newest), named on the index page
+            "runs": con.execute("SELECT run_id, started FROM runs ORDER BY started DESC LIMIT 1").df(),
         }
     finally:
         con.close()

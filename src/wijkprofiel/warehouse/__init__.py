@@ -17,6 +17,8 @@ from wijkprofiel.warehouse._duckdb import (
     spatial_extension_path,
 )
 from wijkprofiel.warehouse._write import (
+    PUBLISHING,
+    finish_run,
     last_completed_run,
     write_warehouse,
 )
@@ -31,4 +33,6 @@ __all__ = [
     "query_df",
     "write_warehouse",
     "last_completed_run",
+    "finish_run",
+    "PUBLISHING",
 ]

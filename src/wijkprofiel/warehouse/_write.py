@@ -13,7 +13,12 @@ from wijkprofiel.warehouse._duckdb import build_database
 if TYPE_CHECKING:
     from wijkprofiel.load import Loaded
 
-__all__ = ["write_warehouse", "last_completed_run"]
+__all__ = ["write_warehouse", "last_completed_run", "finish_run", "PUBLISHING"]
+
+#: ``runs.status`` of a run whose warehouse is written and whose publication is not yet
+#: live; :func:`finish_run` sets the final status once the maps are swapped in. A run that
+#: keeps this status was stopped while publishing: the live maps are those of an earlier run.
+PUBLISHING = "publishing"
 
 
 def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, validation: pd.DataFrame,
@@ -33,6 +38,17 @@ def write_warehouse(db_path: Path, loaded: Loaded, comparisons: pd.DataFrame, va
         "validation_results": validation,
         "runs": run_row,
     })
+
+
+def finish_run(db_path: Path, run_id: str, status: str, finished: object) -> None:
+    """Record in ``runs`` that ``run_id`` ended with ``status`` at ``finished`` (one
+    parameterised update in a transaction)."""
+    import duckdb
+
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("UPDATE runs SET status = ?, finished = ? WHERE run_id = ?", [status, finished, run_id])
+        con.execute("COMMIT")
 
 
 def last_completed_run(db_path: Path) -> dict[str, object] | None:
