@@ -30,8 +30,8 @@ from wijkprofiel.sources._http import (
     safe_url,
     subset_dataset,
 )
+from wijkprofiel.sources._json_lists import JsonListWriter
 from wijkprofiel.sources._odata import (
-    JsonListWriter,
     any_eq,
     cbs_feed_url,
     get_collection,

@@ -45,14 +45,13 @@ from wijkprofiel.sources._http import (
     json_gz,
     new_session,
 )
+from wijkprofiel.sources._json_lists import JsonListWriter, read_json_value
 from wijkprofiel.sources._kwb_properties import data_properties_frame, topic_names
 from wijkprofiel.sources._odata import (
     DIMENSION_TYPES,
-    JsonListWriter,
     cbs_feed_url,
     get_collection,
     iter_pages,
-    read_json_value,
     row_key_problems,
 )
 from wijkprofiel.store import MANIFEST_NAME, Snapshot, write_snapshot

@@ -34,6 +34,7 @@ from wijkprofiel.sources._http import (
     json_gz,
     subset_dataset,
 )
+from wijkprofiel.sources._json_lists import read_json_value
 from wijkprofiel.sources._kwb_properties import (
     data_properties_frame,
     parse_kwb_statline_csv,
@@ -45,7 +46,6 @@ from wijkprofiel.sources._odata import (
     cbs_download,
     cbs_feed_url,
     cbs_meta,
-    read_json_value,
     region_filter,
     row_key_problems,
 )
@@ -313,8 +313,6 @@ def fetch_kwb(
         extra={"title": infos[0].get("Title"), "year": year, "modified": infos[0].get("Modified"),
                "format": "cbsodata download_data collections: JSON lists of OData v3 rows"},
     )
-
-
 
 
 def parse_kwb_typed(snapshot_dir: Path) -> pd.DataFrame:

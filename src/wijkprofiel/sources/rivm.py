@@ -29,14 +29,13 @@ from wijkprofiel.sources._http import (
     new_session,
     subset_dataset,
 )
+from wijkprofiel.sources._json_lists import JsonListWriter, read_json_value
 from wijkprofiel.sources._odata import (
     DIMENSION_TYPES,
-    JsonListWriter,
     any_eq,
     cbs_feed_url,
     get_collection,
     iter_pages,
-    read_json_value,
     region_filter,
     row_key_problems,
 )

@@ -30,7 +30,10 @@ from wijkprofiel import __version__
 from wijkprofiel.errors import ConfigError, ParseError, SchemaError
 from wijkprofiel.sources._common import to_number
 from wijkprofiel.sources._http import LOGGER, RetryPolicy, client_version, json_gz, new_session
-from wijkprofiel.sources._odata import get_collection, read_json_value
+from wijkprofiel.sources._json_lists import read_json_value
+from wijkprofiel.sources._odata import (
+    get_collection,
+)
 from wijkprofiel.store import Snapshot, write_snapshot
 
 __all__ = [
