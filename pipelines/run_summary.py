@@ -40,6 +40,12 @@ def summary_markdown(loaded: Loaded, validation: pd.DataFrame, comparisons: pd.D
         rows = "–" if pd.isna(r["rows"]) else r["rows"]
         lines.append(f"| {r['source']} | {status} | {r['data_date'] or 'onbekend'} | {rows} | "
                      f"{r['observations']} | {message} |")
+    if loaded.reused_sources:
+        lines += ["", "Ongewijzigd sinds een eerdere run en niet opnieuw ingelezen (cache): "
+                  + ", ".join(loaded.reused_sources) + ". De overige stappen zijn opnieuw uitgevoerd."]
+    if result.unchanged_files is not None:
+        lines += ["", f"Bestanden: {result.changed_files} nieuw of gewijzigd, {result.unchanged_files} ongewijzigd "
+                  "gelaten (zelfde inhoud, zelfde wijzigingstijd)."]
     failed = validation[~validation["passed"]]
     lines += ["", f"## Validatie: {int(validation['passed'].sum())} geslaagd, {len(failed)} niet geslaagd "
               f"(waarschuwingen), {len(loaded.quarantine)} rijen in quarantaine", ""]

@@ -42,7 +42,7 @@ from wijkprofiel.checks import (
 from wijkprofiel.compare import compare_loaded, derive_tables
 from wijkprofiel.config import raw_layers
 from wijkprofiel.indeling import harmonise_loaded
-from wijkprofiel.load import Loaded, load_raw, mark_fetch_failures
+from wijkprofiel.load import LoadCache, Loaded, load_raw, mark_fetch_failures
 from wijkprofiel.publish import PublishResult, remove_leftovers
 from wijkprofiel.store import (
     Catalogue,
@@ -59,9 +59,15 @@ __all__ = ["wijkprofiel", "ingest", "harmonise_flow", "validate_flow", "compare_
 
 
 @task(name="laden", cache_policy=NO_CACHE)
-def load(raw_roots: list[Path], previous_db: Path | None, catalogue: Catalogue, indeling_year: int | None) -> Loaded:
-    loaded = load_raw(raw_roots, previous_db=previous_db, catalogue=catalogue, target_indeling=indeling_year)
+def load(raw_roots: list[Path], previous_db: Path | None, catalogue: Catalogue, indeling_year: int | None,
+         cache_dir: Path | None) -> Loaded:
+    cache = LoadCache(cache_dir, _code_version()) if cache_dir is not None else None
+    loaded = load_raw(raw_roots, previous_db=previous_db, catalogue=catalogue, target_indeling=indeling_year,
+                      cache=cache)
     logger = get_run_logger()
+    if loaded.reused_sources:
+        logger.info("ongewijzigd sinds een eerdere run, niet opnieuw ingelezen (cache %s): %s", cache_dir,
+                    ", ".join(loaded.reused_sources))
     logger.info("geladen: %d regio's, %d waarnemingen uit %d bronbestanden; doelindeling %d%s; bronnen niet actueel: %s",
                 len(loaded.regions), len(loaded.observations), len(loaded.sources), loaded.indeling_year,
                 "" if indeling_year else " (de indeling van de nieuwste RIVM-tabel)",
@@ -140,12 +146,14 @@ class InMemory:
 # ---------------------------------------------------------------- flows
 @flow(name="ingest")
 def ingest(raw_roots: list[Path], previous_db: Path | None = None, catalogue: Catalogue | None = None,
-           indeling_year: int | None = None, fetch_failures: dict[str, str] | None = None) -> Loaded:
+           indeling_year: int | None = None, fetch_failures: dict[str, str] | None = None,
+           cache_dir: Path | None = None) -> Loaded:
     """Load every source from the layered raw store on its native indeling; sources whose
     live fetch failed (``fetch_failures``, from :func:`fetch_flow`) are marked stale with the
-    date of their last snapshot."""
+    date of their last snapshot. With ``cache_dir``, sources whose snapshots did not change
+    since an earlier run are read back from there (:class:`wijkprofiel.load.LoadCache`)."""
     roots = [Path(r) for r in raw_roots]
-    loaded = load(roots, previous_db, catalogue or default_catalogue(), indeling_year)
+    loaded = load(roots, previous_db, catalogue or default_catalogue(), indeling_year, cache_dir)
     return mark_fetch_failures(loaded, fetch_failures or {}, roots)
 
 
@@ -237,7 +245,7 @@ def wijkprofiel(
         reused = _reusable_run(db_path, maps_dir, fingerprint)
         if reused is not None:
             return _reuse(reused, db_path, maps_dir, stage)
-        loaded = ingest(roots, db_path, catalogue, indeling_year, failed)
+        loaded = ingest(roots, db_path, catalogue, indeling_year, failed, Path(out_root) / "data" / "cache" / "laden")
         indeling_year = loaded.indeling_year
         check_gemeenten(loaded, gemeenten, indeling_year)
         stage("harmonise", f"omzetten naar indeling {indeling_year}")

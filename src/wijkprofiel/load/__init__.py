@@ -47,6 +47,7 @@ from wijkprofiel.load._record_extracts import (
     aggregate_sql,
 )
 from wijkprofiel.load._rivm_tables import load_rivm, load_rivm_tables
+from wijkprofiel.load._source_cache import LoadCache
 from wijkprofiel.load._stage import (
     Loaded,
     load_raw,
@@ -63,6 +64,7 @@ from wijkprofiel.load._vektis_standardised import (
 
 __all__ = [
     "Loaded",
+    "LoadCache",
     "load_sources",
     "load_raw",
     "target_indeling_of",

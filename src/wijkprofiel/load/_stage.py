@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -39,6 +40,7 @@ from wijkprofiel.load._ingest import (
     load_vektis,
 )
 from wijkprofiel.load._rivm_tables import load_rivm_tables, rivm_candidates, rivm_indeling
+from wijkprofiel.load._source_cache import LoadCache
 from wijkprofiel.load._vektis_standardised import load_vektis_standardised
 from wijkprofiel.store import Catalogue, default_catalogue, list_snapshots
 
@@ -46,6 +48,8 @@ from wijkprofiel.store import Catalogue, default_catalogue, list_snapshots
 _SOURCE_ERRORS = (WijkprofielError, OSError, EOFError, UnicodeDecodeError, ValueError, KeyError)
 
 __all__ = ["Loaded", "load_sources", "load_raw", "target_indeling_of", "mark_fetch_failures", "source_summary"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,6 +72,8 @@ class Loaded:
     indeling_year: int = 2020
     #: the dataset catalogue the load was made with
     catalogue: Catalogue | None = field(default=None, repr=False)
+    #: sources read back from the load cache (their snapshots unchanged since an earlier run)
+    reused_sources: list[str] = field(default_factory=list)
 
     @property
     def stale_sources(self) -> list[str]:
@@ -101,7 +107,7 @@ def target_indeling_of(infos: Sequence[SnapshotInfo], catalogue: Catalogue) -> i
 
 
 def load_raw(raw_root: RawRoots, *, previous_db: Path | None = None, catalogue: Catalogue | None = None,
-             target_indeling: int | None = None) -> Loaded:
+             target_indeling: int | None = None, cache: LoadCache | None = None) -> Loaded:
     """Parse the raw store into warehouse frames, decided by the catalogue and the manifests.
 
     ``raw_root`` is one directory or layers (fetched data first, the embedded seed below);
@@ -117,6 +123,9 @@ def load_raw(raw_root: RawRoots, *, previous_db: Path | None = None, catalogue: 
     warehouse) stay live and the source is marked *stale* in ``source_status``; without
     previous data it is marked *failed* and left out. Without usable RIVM and KWB data no
     warehouse can be built and a SourceError lists every failure.
+
+    With a ``cache`` (:class:`LoadCache`), RIVM, KWB and the PDOK layers whose snapshots,
+    catalogue, target and code equal an earlier run's are read back instead of parsed.
     """
     roots = as_roots(raw_root)
     catalogue = catalogue or default_catalogue()
@@ -125,6 +134,12 @@ def load_raw(raw_root: RawRoots, *, previous_db: Path | None = None, catalogue: 
     statuses: list[dict[str, object]] = []
     failures: list[str] = []
     checks: list[dict[str, object]] = []
+
+    def cached(source: str, target_of: int | None, load: Callable[[], T], read_from: Callable[[T], set[str]]) -> T:
+        if cache is None or catalogue.path is None:
+            return load()
+        mine = [i for i in infos if i.source == source]
+        return cache.get_or_load(source, cache.key(source, mine, catalogue.path, target_of), mine, load, read_from)
 
     def guarded(source: str, load: Callable[[], SourceLoad]) -> SourceLoad | None:
         try:
@@ -145,14 +160,16 @@ def load_raw(raw_root: RawRoots, *, previous_db: Path | None = None, catalogue: 
         statuses.append(status_row(source, "ok", "", _data_date(result.sources)))
         return result
 
-    rivm = guarded("rivm", lambda: load_rivm_tables(infos, catalogue))
-    kwb = guarded("cbs_kwb", lambda: load_kwb_tables(infos, catalogue, target))
+    rivm = guarded("rivm", lambda: cached("rivm", None, lambda: load_rivm_tables(infos, catalogue), _read_from))
+    kwb = guarded("cbs_kwb", lambda: cached("cbs_kwb", target, lambda: load_kwb_tables(infos, catalogue, target),
+                                            _read_from))
     if rivm is None or kwb is None:
         msg = "cannot build the warehouse: no usable data and no previous warehouse for:\n" + "\n".join(
             f"  - {f}" for f in failures)
         raise SourceError(msg)
     try:
-        geometries, geo_rows = load_geometry_layers(infos)
+        geometries, geo_rows = cached("pdok", None, lambda: load_geometry_layers(infos),
+                                      lambda v: {str(r["source_id"]) for r in v[1]})
         geo_checks = [row for name, gdf in geometries.items()
                       for row in validate_frame("pdok", gdf, source=f"pdok/{name}")]
         checks.extend(geo_checks)
@@ -223,7 +240,12 @@ def load_raw(raw_root: RawRoots, *, previous_db: Path | None = None, catalogue: 
         geometries=geometries,
         indeling_year=target,
         catalogue=catalogue,
+        reused_sources=list(cache.reused) if cache is not None else [],
     )
+
+
+def _read_from(load: SourceLoad) -> set[str]:
+    return {str(r["source_id"]) for r in load.sources}
 
 
 def _data_date(rows: list[dict[str, object]]) -> str:

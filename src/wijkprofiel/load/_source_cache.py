@@ -1,0 +1,106 @@
+"""Parsed sources kept between runs: a source whose snapshots, catalogue, target indeling and
+code equal those of an earlier run is read back instead of parsed again.
+
+A monthly run mostly finds one source changed (a new Vektis year, a newer RIVM table); the
+others need not be parsed again. The key of a source is the sha256 of: its snapshots (root,
+dataset, snapshot id and the content sha256 of the manifest), the catalogue file, the target
+indeling and the code version. Before a cached result is used, the files of the snapshots it
+was read from (its ``sources`` rows) are checked against their manifests
+(:func:`check_integrity`), as a parse would: a raw file changed after its snapshot was
+written is still caught. One entry per source is kept (the newest); entries
+are written atomically (temporary file, then rename) and an unreadable entry is parsed again.
+
+The cache is a directory of the run's own output (``<out>/data/cache/laden``), written and read
+only by wijkprofiel: entries are pickles, so a directory writable by others must not be used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from wijkprofiel.load._discovery import SnapshotInfo, check_integrity
+from wijkprofiel.store import sha256_file
+
+__all__ = ["LoadCache"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class LoadCache:
+    """Where parsed sources are kept and what makes an entry valid.
+
+    Parameters
+    ----------
+    directory
+        Cache directory (created when needed).
+    code_version
+        Version of the code that parses (e.g. ``<version>+<sha256 of the sources>``); a new
+        version never reads an older entry.
+    """
+
+    directory: Path
+    code_version: str
+    #: sources read back from the cache in this load (filled by :meth:`get_or_load`)
+    reused: list[str] = field(default_factory=list)
+
+    def key(self, source: str, infos: Sequence[SnapshotInfo], catalogue_path: Path | None, target: int | None) -> str:
+        """The key of ``source`` read from ``infos`` (its snapshots) with this catalogue and target."""
+        doc = {
+            "source": source,
+            "snapshots": sorted([str(i.root), i.dataset, i.snapshot.snapshot_id, str(i.snapshot.content_sha256)]
+                                for i in infos),
+            "catalogue": sha256_file(catalogue_path) if catalogue_path and Path(catalogue_path).is_file() else "",
+            "target": target,
+            "code": self.code_version,
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
+
+    def get_or_load(self, source: str, key: str, infos: Sequence[SnapshotInfo], load: Callable[[], T],
+                    read_from: Callable[[T], set[str]]) -> T:
+        """The cached result of ``source`` under ``key`` when present and readable, else
+        ``load()`` (stored under ``key``, older entries of ``source`` removed).
+
+        ``read_from(result)`` gives the ``source_id`` values (``source/dataset@snapshot``) of
+        the snapshots a result was read from; on a cache hit those of ``infos`` are verified
+        against their manifests (CorruptSnapshotError as from the parse itself).
+        """
+        path = Path(self.directory) / f"{source}-{key[:32]}.pickle"
+        if path.is_file():
+            try:
+                with path.open("rb") as fh:
+                    value: T = pickle.load(fh)  # noqa: S301 - written by this class in the run's own output
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+                path.unlink(missing_ok=True)
+            else:
+                used = read_from(value)
+                check_integrity([i for i in infos
+                                 if f"{i.source}/{i.dataset}@{i.snapshot.snapshot_id}" in used or not used])
+                self.reused.append(source)
+                return value
+        value = load()
+        self._store(path, source, value)
+        return value
+
+    def _store(self, path: Path, source: str, value: object) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("wb") as fh:
+                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:  # a cache that cannot be written costs time, not correctness
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            return
+        for old in path.parent.glob(f"{source}-*.pickle"):
+            if old != path:
+                old.unlink(missing_ok=True)
