@@ -184,8 +184,13 @@ def test_published_files(national: dict[str, object]) -> None:
         assert f'href="gemeenten/{code}.html"' in index
     assert (maps / "gemeenten" / "GM0233_buurten.html").is_file(), "Ermelo also at buurt level"
     assert (maps / "nederland_gemeenten_2020.html").stat().st_size > 100_000
-    profiles = sorted((maps / "profielen").glob("*.csv"))
-    assert len(profiles) == len(list((maps / "profielen").glob("*.html")))
+    profiles = sorted(p.stem for p in (maps / "profielen").glob("*.csv"))
+    pages = sorted((maps / "profielen").glob("*.html"))
+    # every wijk profile and gemeente overview has its CSV; the buurt pages (one per gemeente,
+    # all its buurten inlined) have none of their own
+    assert profiles == sorted(p.stem for p in pages if not p.stem.endswith("_buurten"))
+    assert sorted(p.stem for p in pages if p.stem.endswith("_buurten")) == sorted(
+        f"{code}_buurten" for code in national["gemeenten"])  # type: ignore[attr-defined]
     for page in maps.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", text), f"{page} loads a remote asset"
