@@ -76,11 +76,14 @@ def test_every_buurt_with_data_has_a_profile_on_its_gemeente_page(national: dict
         with_data = set(rows.loc[rows["value"].notna() | rows["suppressed"], "region_code"])
         payload = decode_buurt_page(_page(national, gemeente))["payload"]
         assert {b["c"] for b in payload["buurten"]} == with_data, gemeente
-        names = dict(con.execute("SELECT region_code, coalesce(name, region_code) FROM regions WHERE level = 'buurt' "
+        names = dict(con.execute("SELECT region_code, coalesce(nullif(trim(name), ''), "
+                                 "region_code || ' (naam onbekend in de bronnen)') FROM regions WHERE level = 'buurt' "
                                  "AND indeling_year = 2020 AND gemeentecode = ?", [gemeente]).fetchall())
-        assert {b["c"]: b["n"] for b in payload["buurten"]} == {c: names[c] for c in with_data}, "a buurt without a name shows its code"
+        assert {b["c"]: b["n"] for b in payload["buurten"]} == {c: names[c] for c in with_data}, \
+            "a buurt without a name shows its code, marked as unknown in the sources"
     amsterdam = decode_buurt_page(_page(national, "GM0363"))["payload"]["buurten"]
-    assert len(amsterdam) > 400 and all(b["n"] == b["c"] for b in amsterdam), "Amsterdam's buurten of 2020 have no name"
+    assert len(amsterdam) > 400 and all(b["n"] == f"{b['c']} (naam onbekend in de bronnen)" for b in amsterdam), \
+        "Amsterdam's buurten of 2020 have no name in the sources"
 
 
 def test_buurt_page_data_equal_duckdb(national: dict[str, Any], con: duckdb.DuckDBPyConnection) -> None:

@@ -244,7 +244,8 @@ def test_scan_detects_a_planted_gis_leak(publication_2024: dict[str, Path], tmp_
     assert any(p.startswith("wijkprofiel.gpkg:wijk:") and planted[1] in p and "suppressed" in p for p in problems), problems
     assert any(p.startswith("wijkprofiel.gpkg:vergelijkingen:") and "suppressed" in p for p in problems), problems
 def test_scan_detects_a_leak_on_a_buurt_page(publication_2024: dict[str, Path], tmp_path: Path) -> None:
-    """A withheld buurt value written into a buurt page's data, or its table, is caught."""
+    """A withheld buurt value written into a buurt page's data, or a number no observation has
+    written into its table, is caught."""
     import json
     import re
 
@@ -271,8 +272,16 @@ def test_scan_detects_a_leak_on_a_buurt_page(publication_2024: dict[str, Path], 
                        encoding="utf-8")
     assert any("carries 4.0" in p for p in _buurt_page_problems(planted, lookup))
     table = re.search(r'<table id="bp-table".*?</table>', text, re.S)
-    assert table and ">onderdrukt</span>" in table.group(0)
-    leaked = table.group(0).replace(re.search(r'<span class="sup"[^>]*>onderdrukt</span>', table.group(0)).group(0), "4,0", 1)  # type: ignore[union-attr]
+    assert table, "the buurt page has its table of buurten"
+    indicator = re.findall(r'data-indicator="([^"]+)"', table.group(0).split("</thead>")[0])[0]  # first key column
+    row = next(m for m in re.finditer(r'<tr data-code="([^"]+)"[^>]*>(.*?)</tr>', table.group(0), re.S)
+               if re.match(r"[0-9.]+,[0-9] ", re.findall(r"<td[^>]*>(.*?)</td>", m.group(2), re.S)[2]))
+    assert all(v is None or abs(v - 4.0) > 0.05 for v, _ in lookup.by_key[(indicator, row.group(1), "18+")])
+    cell = re.findall(r"<td[^>]*>(.*?)</td>", row.group(2), re.S)[2]  # code, wijk, then the first key value
+    number = cell.split(" ", 1)[0]
+    leaked_row = row.group(0).replace(">" + cell + "<", ">" + cell.replace(number, "4,0", 1) + "<", 1)
+    assert leaked_row != row.group(0)
+    leaked = table.group(0).replace(row.group(0), leaked_row)  # a number that no observation of the buurt has
     planted.write_text(text.replace(table.group(0), leaked), encoding="utf-8")
     assert any("no published observation" in p for p in _buurt_page_problems(planted, lookup))
 
@@ -582,7 +591,7 @@ def _key_table_problems(name: str, text: str, lookup: _Observations) -> Iterator
     import re
 
     for table in re.findall(r'<table[^>]*class="bk".*?</table>', text, re.S):
-        heads = [m.group(1) or "" for m in re.finditer(r'<th scope="col"[^>]*?(?:data-indicator="([^"]*)")?[^>]*>',
+        heads = [m.group(1) or "" for m in re.finditer(r'<th scope="col"(?:[^>]*?data-indicator="([^"]*)")?[^>]*>',
                                                       table.split("</thead>")[0])]
         for code, row in re.findall(r'<tr data-code="([^"]+)"[^>]*>(.*?)</tr>', table, re.S):
             for j, cell in enumerate(re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)):
@@ -613,9 +622,10 @@ def _buurt_page_problems(path: Path, lookup: _Observations) -> Iterator[str]:
     for kind in ("buurten", "wijken"):
         for r in decoded[kind].itertuples(index=False):
             key = (r.indicator_id, r.code, int(r.period), r.population_group)
-            if r.suppressed and r.value is not None:
-                yield f"{path.name}: {key} is marked suppressed but carries {r.value}"
-            problem = lookup.check(f"{path.name} ({kind})", *key, r.value, digits=2)
+            value = None if pd.isna(r.value) else float(r.value)  # JSON null: nothing published
+            if r.suppressed and value is not None:
+                yield f"{path.name}: {key} is marked suppressed but carries {value}"
+            problem = lookup.check(f"{path.name} ({kind})", *key, value, digits=2)
             if problem:
                 yield problem
             if key in lookup.rows and lookup.rows[key][1] and not r.suppressed:
@@ -623,7 +633,8 @@ def _buurt_page_problems(path: Path, lookup: _Observations) -> Iterator[str]:
     for r in decoded["series"].itertuples(index=False):
         key = (r.indicator_id, int(r.period), r.population_group)
         for where, region, value in (("gemeente", gemeente, r.gemeente), ("NL", lookup.nl, r.nl)):
-            problem = lookup.check(f"{path.name} ({where})", r.indicator_id, region, *key[1:], value, digits=2)
+            problem = lookup.check(f"{path.name} ({where})", r.indicator_id, region, *key[1:],
+                                   None if pd.isna(value) else float(value), digits=2)
             if problem:
                 yield problem
         if r.spine is not None:  # the spread of all buurten: its ends are published buurt values

@@ -157,6 +157,27 @@ def _source_names(markdown: str) -> list[str]:
     return [row.split("|")[1].strip() for row in rows]
 
 
+def _show(page: Any, text: str, exact: bool, seen: dict[str, list[str]], shot: str) -> Any:
+    """The first element showing ``text``; the page is reloaded once if it does not appear
+    within a minute (a busy machine). If it still does not, the failure names what the page
+    showed, which API calls failed and what the console said, with a screenshot."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(2):
+        locator = page.get_by_text(text, exact=exact).first
+        try:
+            locator.wait_for(timeout=60_000)
+            return locator
+        except PlaywrightTimeout:
+            if attempt == 0:
+                page.reload()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"serve-missing-{shot}.png"), full_page=True)
+    body = page.inner_text("body") if page.query_selector("body") else ""
+    raise AssertionError(f"{text!r} not shown on {page.url} after a reload; the page showed:\n{body[:3000]}\n"
+                         f"failed API requests: {seen['failed'][:20]}\nconsole errors: {seen['errors'][:20]}")
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_dashboard_shows_deployment_and_run_artifact(served: dict[str, Any]) -> None:
@@ -188,22 +209,21 @@ def test_dashboard_shows_deployment_and_run_artifact(served: dict[str, Any]) -> 
             page.on("request", lambda r: foreign.append(r.url)
                     if not r.url.startswith((base, "data:", "blob:")) else None)
 
+            seen = {"failed": failed, "errors": errors}
             page.goto(f"{base}/deployments")
-            page.get_by_text(NAME, exact=True).first.wait_for(timeout=60_000)
-            page.get_by_text(NAME, exact=True).first.click()
+            _show(page, NAME, True, seen, "deployment").click()
             page.wait_for_url(f"**/deployments/deployment/{run['deployment_id']}**", timeout=60_000)
-            page.get_by_text(run["name"]).first.wait_for(timeout=60_000)  # the completed run is listed
+            _show(page, run["name"], False, seen, "deployment-run")  # the completed run is listed
 
             page.goto(f"{base}/runs/flow-run/{run['id']}")
-            page.get_by_text(run["name"]).first.wait_for(timeout=60_000)
-            page.get_by_text("Artifacts", exact=True).first.click()
-            card = page.get_by_text(artifact["description"], exact=True).first  # the artifact's card
-            card.wait_for(timeout=60_000)
+            _show(page, run["name"], False, seen, "flow-run")
+            _show(page, "Artifacts", True, seen, "artifacts-tab").click()
+            _show(page, artifact["description"], True, seen, "artifact-card")  # the artifact's card
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "serve-flow-run-artifacts.png"))
-            page.get_by_text("wijkprofiel-run", exact=True).first.click()
+            _show(page, "wijkprofiel-run", True, seen, "artifact-link").click()
             page.wait_for_url(f"**/artifacts/artifact/{artifact['id']}", timeout=60_000)
-            page.get_by_text("Bronnen", exact=True).first.wait_for(timeout=60_000)
+            _show(page, "Bronnen", True, seen, "artifact")
             body = page.inner_text("body")
             page.screenshot(path=str(ARTIFACTS / "serve-artifact.png"), full_page=True)
         finally:
