@@ -51,3 +51,15 @@ def _first_flow(path: Path) -> str:
                 "flow" in ast.unparse(d) for d in node.decorator_list):
             return node.name
     raise AssertionError(f"no flow in {path}")
+
+
+def test_serve_switches_its_dashboard_on_whatever_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-process `run` sets PREFECT_SERVER_UI_ENABLED=false in os.environ; a later
+    `serve` in that process must still start its server with the dashboard (the full suite
+    runs `run` before `serve`; with the inherited "false" the dashboard answered 404)."""
+    from wijkprofiel.cli import _server_env
+
+    monkeypatch.setenv("PREFECT_SERVER_UI_ENABLED", "false")
+    env = _server_env(4321)
+    assert env["PREFECT_SERVER_UI_ENABLED"] == "true"
+    assert env["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"

@@ -223,7 +223,9 @@ def _server_env(port: int) -> dict[str, str]:
         "PREFECT_API_URL": f"{base}/api",
         "PREFECT_UI_API_URL": f"{base}/api",
         "PREFECT_UI_URL": base,
-        "PREFECT_SERVER_UI_ENABLED": env.get("PREFECT_SERVER_UI_ENABLED", "true"),
+        # serve exists for its dashboard: on even when the environment (e.g. an earlier
+        # `run` in the same process, which switches it off) says otherwise
+        "PREFECT_SERVER_UI_ENABLED": "true",
     })
     # The V1 dashboard by default: the V2 one loads Amplitude's SDK, which fetches its remote
     # configuration from amplitude.com even with analytics switched off ("Switch to V2 UI" stays)
