@@ -274,10 +274,10 @@ def test_scan_detects_a_leak_on_a_buurt_page(publication_2024: dict[str, Path], 
     table = re.search(r'<table id="bp-table".*?</table>', text, re.S)
     assert table, "the buurt page has its table of buurten"
     indicator = re.findall(r'data-indicator="([^"]+)"', table.group(0).split("</thead>")[0])[0]  # first key column
-    row = next(m for m in re.finditer(r'<tr data-code="([^"]+)"[^>]*>(.*?)</tr>', table.group(0), re.S)
-               if re.match(r"[0-9.]+,[0-9] ", re.findall(r"<td[^>]*>(.*?)</td>", m.group(2), re.S)[2]))
+    row, cell = next((m, cells[2]) for m in re.finditer(r'<tr data-code="([^"]+)"[^>]*>(.*?)</tr>', table.group(0), re.S)
+                     if re.match(r"[0-9.]+,[0-9] ", (cells := re.findall(r"<td[^>]*>(.*?)</td>", m.group(2), re.S))[2]))
+    # cells: code, wijk, then the first key value
     assert all(v is None or abs(v - 4.0) > 0.05 for v, _ in lookup.by_key[(indicator, row.group(1), "18+")])
-    cell = re.findall(r"<td[^>]*>(.*?)</td>", row.group(2), re.S)[2]  # code, wijk, then the first key value
     number = cell.split(" ", 1)[0]
     leaked_row = row.group(0).replace(">" + cell + "<", ">" + cell.replace(number, "4,0", 1) + "<", 1)
     assert leaked_row != row.group(0)
@@ -287,6 +287,11 @@ def test_scan_detects_a_leak_on_a_buurt_page(publication_2024: dict[str, Path], 
 
 
 # ------------------------------------------------------------------ output files
+def _published_value(value: object) -> float | None:
+    """A published value as a float; None for null/NaN (nothing published)."""
+    return None if pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
 class _Observations:
     """Observation lookup of one indeling year: key → (value, suppressed)."""
 
@@ -297,7 +302,7 @@ class _Observations:
             regions = con.execute("SELECT region_code, level, gemeentecode FROM regions WHERE indeling_year = ?",
                                   [year]).df()
             units = con.execute("SELECT indicator_id, unit FROM indicators").df()
-        self.rows = {(str(a), str(b), int(c), str(d)): (None if pd.isna(v) else float(v), bool(s))
+        self.rows = {(str(a), str(b), int(c), str(d)): (_published_value(v), bool(s))
                      for a, b, c, d, v, s in obs.itertuples(index=False)}
         self.frame = obs.astype({"period": "int64"})
         self.arrow = pa.Table.from_pandas(self.frame, preserve_index=False)
@@ -622,7 +627,7 @@ def _buurt_page_problems(path: Path, lookup: _Observations) -> Iterator[str]:
     for kind in ("buurten", "wijken"):
         for r in decoded[kind].itertuples(index=False):
             key = (r.indicator_id, r.code, int(r.period), r.population_group)
-            value = None if pd.isna(r.value) else float(r.value)  # JSON null: nothing published
+            value = _published_value(r.value)  # JSON null: nothing published
             if r.suppressed and value is not None:
                 yield f"{path.name}: {key} is marked suppressed but carries {value}"
             problem = lookup.check(f"{path.name} ({kind})", *key, value, digits=2)
@@ -634,7 +639,7 @@ def _buurt_page_problems(path: Path, lookup: _Observations) -> Iterator[str]:
         key = (r.indicator_id, int(r.period), r.population_group)
         for where, region, value in (("gemeente", gemeente, r.gemeente), ("NL", lookup.nl, r.nl)):
             problem = lookup.check(f"{path.name} ({where})", r.indicator_id, region, *key[1:],
-                                   None if pd.isna(value) else float(value), digits=2)
+                                   _published_value(value), digits=2)
             if problem:
                 yield problem
         if r.spine is not None:  # the spread of all buurten: its ends are published buurt values
