@@ -22,13 +22,18 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/wijkprofiel run $(ARGS)
 
+# test processes: one per core (at most 4: each may build the national warehouse, ~4 GB),
+# whole modules per process so module fixtures are built once; WORKERS=0 runs in this process
+WORKERS ?= auto
+XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --maxprocesses 4 --dist loadfile)
+
 # everything that guards correctness (slow end-to-end and browser tests included); CI runs this
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not bench" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not bench" $(PYTEST_ARGS)
 
-# the edit loop: unit and fast integration tests (no national end-to-end runs, no browser)
+# the edit loop: unit and fast integration tests (nothing that builds the national warehouse, no browser)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not browser and not bench" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not browser and not bench" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src pipelines tests

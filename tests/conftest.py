@@ -18,6 +18,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WIJKPROFIEL_SHARED_DATA", REPO.parent / "shared" / "data"))
 EMBEDDED_RAW = REPO / "data" / "raw"
 
+#: session fixtures that build the national warehouse (about a minute per test process):
+#: a test that uses one is ``slow`` (``make test``, not the ``make test-fast`` edit loop)
+NATIONAL_FIXTURES = frozenset({"warehouse", "national"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs the national warehouse ``slow``."""
+    for item in items:
+        if NATIONAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -20,6 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # runs the benchmark harness
 def test_harness_writes_valid_results(tmp_path: Path) -> None:
     env = {**os.environ, "WIJKPROFIEL_BENCH_DIR": str(tmp_path / "work")}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--only", "extract", "--no-profile",

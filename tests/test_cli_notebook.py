@@ -29,6 +29,7 @@ def test_malformed_gemeente_rejected_before_any_work(code: str, tmp_path: Path, 
     assert not (tmp_path / "maps").exists() and not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow  # loads every source before it knows the gemeenten
 def test_unknown_gemeente_exits_nonzero_naming_the_code(tmp_path: Path) -> None:
     proc = _cli("run", "--gemeente", "GM9999", "--raw", str(REPO / "data" / "raw"), "--out", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -521,6 +521,7 @@ def embedded() -> Any:
     return load_sources(REPO / "data" / "raw")
 
 
+@pytest.mark.slow  # loads the national embedded data
 def test_regression_pin_wk059903_eenzaam(embedded: Any) -> None:
     """Numbers of compare_descriptive must not change (other code and tests depend on them)."""
     out = compare_all(embedded.observations, embedded.regions, embedded.indicators)
@@ -543,6 +544,7 @@ def test_regression_pin_wk059903_eenzaam(embedded: Any) -> None:
     assert row["z_gemeente"] == pytest.approx((52.0 - 48.4) / sd_gm, rel=TOL)
 
 
+@pytest.mark.slow  # loads the national embedded data
 def test_descriptive_unchanged_and_speed_vs_pandas_baseline(embedded: Any, capsys: pytest.CaptureFixture[str]) -> None:
     obs, regions, indicators = embedded.observations, embedded.regions, embedded.indicators
     n_rivm = int((obs["source_id"].str.startswith("rivm") & obs["value"].notna()).sum())

@@ -46,6 +46,8 @@ from wijkprofiel.warehouse import write_warehouse
 
 from .conftest import EMBEDDED_RAW
 
+pytestmark = pytest.mark.slow  # national publications of two indelingen
+
 THRESHOLD = 10
 KEY = ["indicator_id", "region_code", "indeling_year", "period", "population_group"]
 GROUP_BY_LABEL = {label: group for group, label in POPULATION_GROUPS.items()}

@@ -98,6 +98,7 @@ def test_suite_sizes_and_meta() -> None:
             assert isinstance(meta.get("doel"), str) and meta["doel"], (name, expectation)
 
 
+@pytest.mark.slow  # validates the national load
 def test_real_sources_pass_within_time_budget(rivm: pd.DataFrame, kwb: pd.DataFrame, vektis: dict[int, pd.DataFrame],
                                               pdok: dict[str, gpd.GeoDataFrame]) -> None:
     validate_frame("vektis", vektis[2023], source="warm-up")
@@ -124,6 +125,7 @@ def test_real_sources_pass_within_time_budget(rivm: pd.DataFrame, kwb: pd.DataFr
     raise_on_errors(rows)  # warnings never raise
 
 
+@pytest.mark.slow  # validates the national load
 @pytest.mark.parametrize("target", [2020, 2024])
 def test_real_outputs_pass(loaded: Loaded, comparisons: pd.DataFrame, target: int) -> None:
     rows = validate_frame("regions", loaded.regions, source="regions", target_indeling=target,
@@ -134,6 +136,7 @@ def test_real_outputs_pass(loaded: Loaded, comparisons: pd.DataFrame, target: in
     assert not _failed(rows), _failed(rows)
 
 
+@pytest.mark.slow  # validates the national load
 def test_regions_without_report_name_the_wijken_without_geometry(loaded: Loaded) -> None:
     rows = validate_frame("regions", loaded.regions, source="regions", target_indeling=2020)
     row = _error_naming(rows, "geometrie_of_rapport", "WK036300")
@@ -225,6 +228,7 @@ def test_pdok_faults(pdok: dict[str, gpd.GeoDataFrame]) -> None:
     assert crs and crs[0]["severity"] == "error" and not crs[0]["passed"] and crs[0]["observed"] == "EPSG:4326"
 
 
+@pytest.mark.slow  # validates the national load
 def test_comparisons_faults(loaded: Loaded, comparisons: pd.DataFrame) -> None:
     publish = comparisons_publish_frame(comparisons, loaded.observations, indeling_year=2024)
     bad = publish.copy()

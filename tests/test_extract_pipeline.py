@@ -35,6 +35,7 @@ licence: "CC BY 4.0 (afgeleid van CBS Kerncijfers wijken en buurten 2024)"
 """
 
 
+@pytest.mark.slow  # a national run through the CLI
 def test_registered_extract_reaches_the_warehouse(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     shutil.copytree(EMBEDDED_RAW, raw)

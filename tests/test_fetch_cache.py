@@ -52,6 +52,7 @@ def _fetch(replay: ReplayServer, raw: Path, cache: Path, params: dict[str, Any],
     return len(replay.log) - before, out["snapshots"]["rivm"]
 
 
+@pytest.mark.slow  # starts a Prefect server
 @pytest.mark.shared
 def test_cache_hit_does_not_refetch_and_a_removed_snapshot_does(prefect_home: Path, replay: ReplayServer,
                                                                  tmp_path: Path) -> None:
@@ -73,6 +74,7 @@ def test_cache_hit_does_not_refetch_and_a_removed_snapshot_does(prefect_home: Pa
     assert (hit, hit_path) == (0, new_path), "the refetched snapshot replaced the cache entry"
 
 
+@pytest.mark.slow  # starts a Prefect server
 @pytest.mark.shared
 def test_expired_cache_refetches(prefect_home: Path, replay: ReplayServer, tmp_path: Path) -> None:
     raw, cache = tmp_path / "raw", tmp_path / "cache"
@@ -115,6 +117,7 @@ def test_timeout_and_attempts_need_a_network_source(tmp_path: Path) -> None:
         fetch_source("rivm", tmp_path, attempts=2, policy=RetryPolicy())
 
 
+@pytest.mark.slow  # starts a Prefect server
 def test_bad_fetch_parameters_fail_the_flow_without_retries(prefect_home: Path, tmp_path: Path) -> None:
     from pipelines.fetch_flow import FetchOptions, fetch_flow
 

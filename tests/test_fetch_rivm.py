@@ -48,6 +48,7 @@ def embedded(embedded_raw: Path) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow  # pages through every RIVM row
 def test_done_when_paged_fetch_equals_embedded_parse(replay: ReplayServer, tmp_path: Path, embedded: pd.DataFrame) -> None:
     """Done-when: the whole table, paged, parses to the embedded CSV's frame, row for row."""
     replay.page_sizes["UntypedDataSet"] = 10_000

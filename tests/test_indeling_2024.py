@@ -17,6 +17,8 @@ from wijkprofiel.load import Loaded, load_geometry, load_sources
 from wijkprofiel.publish import publish
 from wijkprofiel.warehouse import write_warehouse
 
+pytestmark = pytest.mark.slow  # national loads on indeling 2024
+
 CROSSWALK = "crosswalk/vng_grenswijzigen_wijk_2020_naar_2024_adressen.csv.gz"
 
 

@@ -181,6 +181,7 @@ def test_more_error_messages() -> None:
         trend(bad, REGIONS, INDICATORS, 2016, 2020)
 
 
+@pytest.mark.slow  # parses the national RIVM table
 def test_real_rivm_2016_to_2020() -> None:
     from wijkprofiel.load import load_rivm
 
