@@ -4,14 +4,19 @@ buurten as the view without JavaScript; and per wijk the table "Buurten in deze 
 its profile.
 
 One page per gemeente, not per buurt: all 13,808 buurten fit in a few hundred files. The
-rows are read from the warehouse per chunk of gemeenten (bounded memory). The classes of a
-buurt are those of ``comparisons``: against its gemeente and against Nederland; the wijk's
-own value is shown beside the buurt's, without a class against the wijk.
+rows are read from the warehouse per chunk of gemeenten (bounded memory; the next chunk is
+read in a background thread while one is rendered). Per chunk the profile table, series
+keys, key table cells and priorities are worked out for all its buurten at once and then
+split per gemeente; what every chunk shares (the wijken's rows and cells, the order of the
+series) is worked out once. The classes of a buurt are those of ``comparisons``: against
+its gemeente and against Nederland; the wijk's own value is shown beside the buurt's,
+without a class against the wijk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,17 +26,20 @@ import pandas as pd
 from markupsafe import Markup
 
 from wijkprofiel.errors import PublishError
-from wijkprofiel.publish._buurt_payload import buurt_payload
+from wijkprofiel.publish._buurt_payload import SeriesContext, buurt_payload
 from wijkprofiel.publish._buurt_reads import read_buurt_rows, read_buurt_spine, read_buurten
+from wijkprofiel.publish._buurt_series import KEY_COLUMN, pair_keys, with_combinations
 from wijkprofiel.publish._buurt_tables import (
     KeyColumns,
     KeyRow,
+    key_cells,
     key_summary,
     key_table_html,
 )
 from wijkprofiel.publish._class_styles import DESCRIPTIVE_NOTE
 from wijkprofiel.publish._map_page import script_json
 from wijkprofiel.publish._maps import SeriesTable
+from wijkprofiel.publish._profile_priorities import _latest_mask, _priority_frame
 from wijkprofiel.publish._profiles import _SUPPRESSED_TITLE, KEY_INDICATORS, profile_table
 from wijkprofiel.publish._templates import template, template_text
 from wijkprofiel.publish._writer import Writer
@@ -40,6 +48,15 @@ __all__ = ["BuurtPages", "buurt_page_href", "render_buurt_profiles", "with_profi
 
 #: buurten read from the warehouse at once (about 200 comparison rows each)
 BUURT_CHUNK = 2500
+#: columns of the buurt rows that profile tables leave out
+_NOT_IN_PROFILES = {"indeling_year", "level", "z_gemeente", "z_nl", "p_gemeente", "p_nl"}
+#: what the priorities of a buurt are ranked by (``_priority_frame``) and shown with
+_PRIORITY_COLUMNS = ["region_code", "indicator_id", "klasse_gemeente", "klasse_nederland", "verschil_gemeente",
+                     "verschil_nederland", "gemeente", "nederland", KEY_COLUMN]
+#: what the buurt pages show of the wijken's profile rows (their values beside the buurt's)
+_WIJK_COLUMNS = ["region_code", "indicator_id", "periode", "leeftijdsgroep", "waarde", "onderdrukt"]
+#: what they show of the gemeente's rows published only per gemeente
+_GEMEENTE_COLUMNS = ["region_code", "indicator_id", "periode", "leeftijdsgroep", "waarde", "nederland"]
 
 
 def buurt_page_href(gemeentecode: str) -> str:
@@ -79,6 +96,13 @@ class _Inputs:
     sources: list[str]
     generated: str
     buurt_maps: Collection[str]
+    #: the publication's series (indicator order, labels, national spread of buurt values)
+    context: SeriesContext
+    #: wijkcode → its key value cells (every wijk of the publication)
+    wijk_cells: dict[str, str]
+    #: the wijken's own profile rows per gemeente (what the pages show of them, with their
+    #: series keys)
+    wijk_profiles: _Parts
 
 
 def _chunks(gemeenten: list[tuple[str, str]], counts: dict[str, int]) -> Iterator[list[tuple[str, str]]]:
@@ -94,14 +118,51 @@ def _chunks(gemeenten: list[tuple[str, str]], counts: dict[str, int]) -> Iterato
         yield chunk
 
 
-def _gemeente_only(wijk_rows: pd.DataFrame, code: str, page: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
-    """Profile rows of the gemeente for what no buurt of its page has (newest period)."""
-    gm = wijk_rows[(wijk_rows["level"] == "gemeente") & (wijk_rows["region_code"] == code)]
-    gm = gm.sort_values("period").drop_duplicates(["indicator_id", "population_group"], keep="last")
-    table = profile_table(gm, indicators)
-    have = set(zip(page["indicator_id"], page["leeftijdsgroep"], strict=True))
-    keep = [(i, g) not in have for i, g in zip(table["indicator_id"], table["leeftijdsgroep"], strict=True)]
-    return table[keep].reset_index(drop=True)
+@dataclass(frozen=True)
+class _Parts:
+    """The rows of a frame per key, in their order (no rows, with the frame's columns, for
+    any other key)."""
+
+    #: the rows grouped by key
+    frame: pd.DataFrame
+    #: key → its range of rows
+    bounds: dict[str, tuple[int, int]]
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        a, b = self.bounds.get(key, (0, 0))
+        return self.frame.iloc[a:b]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.bounds
+
+
+def _split(frame: pd.DataFrame, by: pd.Series, key_of: dict[str, str] | None = None) -> _Parts:
+    """The rows of ``frame`` per value of ``by`` (or per ``key_of`` its value), taken once
+    (grouped); rows without a key are left out."""
+    codes, uniques = pd.factorize(by)
+    keys = [str(u) for u in uniques.tolist()] if key_of is None else [key_of.get(str(u)) for u in uniques.tolist()]
+    names = sorted({k for k in keys if k is not None})
+    index = {k: i for i, k in enumerate(names)}
+    group = np.array([*(-1 if k is None else index[k] for k in keys), -1], dtype=np.int64)[codes]
+    order = np.argsort(group, kind="stable")
+    ends = np.cumsum(np.bincount(group[group >= 0], minlength=len(names))).tolist()
+    bounds = {k: (a, b) for k, a, b in zip(names, [0, *ends[:-1]], ends, strict=True) if b > a}
+    return _Parts(frame.take(order[int((group < 0).sum()):]), bounds)
+
+
+def _gemeente_tables(wijk_rows: pd.DataFrame, codes: list[str], inputs: _Inputs) -> _Parts:
+    """Per gemeente of ``codes`` its profile rows (level ``gemeente``) of the newest period of
+    every indicator and group (what the buurt pages show of them, with their series keys)."""
+    gm = wijk_rows[(wijk_rows["level"] == "gemeente") & wijk_rows["region_code"].isin(set(codes))]
+    gm = gm.sort_values("period").drop_duplicates(["region_code", "indicator_id", "population_group"], keep="last")
+    table = inputs.context.with_keys(profile_table(gm, inputs.indicators)[_GEMEENTE_COLUMNS])
+    return _split(table, table["region_code"])
+
+
+def _gemeente_only(gm: pd.DataFrame, page: pd.DataFrame, context: SeriesContext) -> pd.DataFrame:
+    """The rows of ``gm`` (a gemeente's newest profile rows) for what no buurt of its page
+    has (no row of the indicator and population group)."""
+    return gm[~np.isin(pair_keys(context.keys(gm)), pair_keys(context.keys(page)))]
 
 
 def _page_html(payload: dict[str, Any], table: str, *, code: str, name: str, inputs: _Inputs, n_without: int) -> str:
@@ -120,47 +181,73 @@ def _page_html(payload: dict[str, Any], table: str, *, code: str, name: str, inp
         data=Markup(script_json(payload)), script=Markup(script))
 
 
-def _render_chunk(write: Writer, result: BuurtPages, chunk: list[tuple[str, str]], regions: pd.DataFrame,
-                  rows: pd.DataFrame, wijk_rows: pd.DataFrame, wijk_table: pd.DataFrame, wijk_keys: pd.DataFrame,
-                  spine: Any, inputs: _Inputs) -> None:
-    names = inputs.names
-    has_data = set(rows.loc[rows["value"].notna() | rows["suppressed"].astype("boolean").fillna(False).astype(bool),
-                            "region_code"])
-    table = profile_table(rows[rows["region_code"].isin(has_data)], inputs.indicators)
-    summary = pd.concat([key_summary(table, inputs.key_columns.ids), wijk_keys])
-    gm_of = dict(zip(regions["region_code"], regions["gemeentecode"], strict=True))
-    parts = dict(iter(table.groupby(table["region_code"].map(gm_of), sort=False)))
+@dataclass(frozen=True)
+class _Chunk:
+    """What the gemeenten of one chunk share, split per gemeente."""
+
+    has_data: set[str]
+    #: region code → its key value cells (the chunk's buurten and every wijk)
+    cells: dict[str, str]
+    regions: _Parts
+    tables: _Parts
+    tops: _Parts
+    gemeente: _Parts
+
+
+def _chunk_parts(chunk: list[tuple[str, str]], regions: pd.DataFrame, rows: pd.DataFrame, wijk_rows: pd.DataFrame,
+                 inputs: _Inputs) -> _Chunk:
+    """Profile tables, priorities and key cells of a chunk's buurten, and everything else
+    its pages need, split per gemeente."""
+    codes, context = [c for c, _ in chunk], inputs.context
+    with_data = rows["value"].notna() | rows["suppressed"].astype("boolean").fillna(False).astype(bool)
+    has_data = set(rows.loc[with_data, "region_code"].unique().tolist())
+    shown = rows.loc[rows["region_code"].isin(has_data), [c for c in rows.columns if c not in _NOT_IN_PROFILES]]
+    table = with_combinations(context.with_keys(profile_table(shown, inputs.indicators)))
+    latest = _latest_mask(table)
+    cells = {**inputs.wijk_cells, **key_cells(key_summary(table, inputs.key_columns.ids, latest), inputs.key_columns)}
+    top = _priority_frame(table.loc[latest, _PRIORITY_COLUMNS]) if len(table) else table.iloc[0:0]
+    gm_of = dict(zip(regions["region_code"].tolist(), regions["gemeentecode"].tolist(), strict=True))
+    return _Chunk(has_data=has_data, cells=cells, regions=_split(regions, regions["gemeentecode"]),
+                  tables=_split(table, table["region_code"], gm_of), tops=_split(top, top["region_code"], gm_of),
+                  gemeente=_gemeente_tables(wijk_rows, codes, inputs))
+
+
+def _render_chunk(write: Writer, result: BuurtPages, chunk: list[tuple[str, str]], parts: _Chunk, inputs: _Inputs) -> None:
+    names, has_data = inputs.names, parts.has_data
     for code, gname in chunk:
-        mine = regions[regions["gemeentecode"] == code]
-        if mine.empty:
+        if code not in parts.regions:
             continue
+        mine = parts.regions[code]
         wijk_of: dict[str, str] = dict(zip(mine["region_code"].astype(str), mine["wijkcode"].fillna("").astype(str), strict=True))
         listed = sorted(wijk_of, key=lambda b: (wijk_of[b], b))
         profiled = [b for b in listed if b in has_data]
         page_file = buurt_page_href(code) if profiled else None
         if page_file:
             wijken = inputs.wijken_of.get(code, [])
-            own = parts.get(code, table.iloc[0:0])
+            own = parts.tables[code]
             payload = buurt_payload(
-                own, wijk_table[wijk_table["region_code"].isin(set(wijken))], _gemeente_only(wijk_rows, code, own, inputs.indicators),
+                own, inputs.wijk_profiles[code], _gemeente_only(parts.gemeente[code], own, inputs.context),
                 gemeente=(code, gname), buurten=[(b, names.get(b, b), wijk_of[b]) for b in profiled],
-                wijk_names={w: names.get(w, w) for w in wijken}, spine=spine, indicators=inputs.indicators,
-                indeling_year=inputs.indeling_year)
+                wijk_names={w: names.get(w, w) for w in wijken}, context=inputs.context,
+                indeling_year=inputs.indeling_year, top=parts.tops[code])
             fallback = key_table_html(
                 [KeyRow(b, names.get(b, b), f"#{b}" if b in has_data else None, (names.get(wijk_of[b], wijk_of[b]),), anchor=True)
-                 for b in listed], summary, inputs.key_columns, table_id="bp-table", first="Buurt", extra_heads=("Wijk",),
+                 for b in listed], parts.cells, inputs.key_columns, table_id="bp-table", first="Buurt", extra_heads=("Wijk",),
                 caption="Alle buurten van de gemeente met hun kerncijfers; kies een buurt voor het volledige profiel.")
             write(f"profielen/{page_file}", _page_html(payload, fallback, code=code, name=gname, inputs=inputs,
                                                        n_without=len(listed) - len(profiled)))
             result.pages[code] = page_file
             result.profiles += len(profiled)
-        for w in sorted(set(wijk_of.values())):
-            buurten = [b for b in listed if wijk_of[b] == w]
+        by_wijk: dict[str, list[str]] = {}
+        for b in listed:
+            by_wijk.setdefault(wijk_of[b], []).append(b)
+        for w in sorted(by_wijk):
+            buurten = by_wijk[w]
             section = [KeyRow(w, f"Hele wijk {names.get(w, w)}", None),
                        *[KeyRow(b, names.get(b, b), f"{page_file}#{b}" if page_file and b in has_data else None)
                          for b in buurten]]
             result.sections[w] = Markup(key_table_html(
-                section, summary, inputs.key_columns, table_id="buurten-tabel", first="Buurt",
+                section, parts.cells, inputs.key_columns, table_id="buurten-tabel", first="Buurt",
                 caption=f"{len(buurten)} buurten; klik op een buurt voor het buurtprofiel."))
 
 
@@ -196,14 +283,27 @@ def render_buurt_profiles(write: Writer, warehouse: Path, gemeenten: list[tuple[
     regions = read_buurten(warehouse, indeling_year, codes)
     if regions.empty:
         return result
-    spine = read_buurt_spine(warehouse, indeling_year)
-    inputs = _Inputs(indeling_year, names, wijken_of, indicators, KeyColumns.of(key_indicators, indicators), sources,
-                     generated, frozenset(buurt_maps))
-    own_wijk = wijk_table[wijk_table["alleen_gemeente"] != "ja"] if "alleen_gemeente" in wijk_table else wijk_table
-    wijk_keys = key_summary(own_wijk, inputs.key_columns.ids)
     counts = regions["gemeentecode"].value_counts().to_dict()
-    for chunk in _chunks(gemeenten, {str(k): int(v) for k, v in counts.items()}):
-        rows = read_buurt_rows(warehouse, indeling_year, [c for c, _ in chunk])
-        _render_chunk(write, result, chunk, regions[regions["gemeentecode"].isin({c for c, _ in chunk})], rows,
-                      wijk_rows, own_wijk, wijk_keys, spine, inputs)
+    chunks = list(_chunks(gemeenten, {str(k): int(v) for k, v in counts.items()}))
+    # the next chunk's rows are read (DuckDB, without the GIL) while this one is rendered
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wijkprofiel-buurt-read") as pool:
+        def read(chunk: list[tuple[str, str]]) -> Future[pd.DataFrame]:
+            return pool.submit(read_buurt_rows, warehouse, indeling_year, [c for c, _ in chunk])
+
+        pending = read(chunks[0])
+        key_columns = KeyColumns.of(key_indicators, indicators)
+        own_wijk = wijk_table[wijk_table["alleen_gemeente"] != "ja"] if "alleen_gemeente" in wijk_table else wijk_table
+        context = SeriesContext.of(indicators, read_buurt_spine(warehouse, indeling_year))
+        gm_of_wijk = {w: c for c in codes for w in wijken_of.get(c, [])}
+        inputs = _Inputs(indeling_year, names, wijken_of, indicators, key_columns, sources, generated,
+                         frozenset(buurt_maps), context, key_cells(key_summary(own_wijk, key_columns.ids), key_columns),
+                         _split(context.with_keys(own_wijk[_WIJK_COLUMNS]), own_wijk["region_code"], gm_of_wijk))
+        for k, chunk in enumerate(chunks):
+            rows = pending.result()
+            if k + 1 < len(chunks):
+                pending = read(chunks[k + 1])
+            parts = _chunk_parts(chunk, regions[regions["gemeentecode"].isin({c for c, _ in chunk})], rows, wijk_rows,
+                                 inputs)
+            del rows
+            _render_chunk(write, result, chunk, parts, inputs)
     return result

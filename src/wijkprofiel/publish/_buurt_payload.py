@@ -25,47 +25,31 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from wijkprofiel.errors import PublishError
 from wijkprofiel.indicators import POPULATION_GROUPS
+from wijkprofiel.publish._buurt_series import (
+    GROUP_IDS,
+    SeriesContext,
+    columns_of,
+    combinations,
+    json_numbers,
+    positions,
+    split_keys,
+)
 from wijkprofiel.publish._class_styles import (
     CLASS_COLORS,
     CLASS_LABELS_NL,
     CLASS_MARKS,
     class_phrase,
 )
-from wijkprofiel.publish._formatting import theme_labels
-from wijkprofiel.publish._maps import unit_digits
 from wijkprofiel.publish._profile_priorities import _latest_mask, _priority_frame
-from wijkprofiel.publish._spine_charts import Spine
 
-__all__ = ["ALPHABET", "buurt_payload", "decode_buurt_page"]
+__all__ = ["ALPHABET", "SeriesContext", "buurt_payload", "decode_buurt_page"]
 
 #: characters of the per-series codes (``ALPHABET[0]``: no row); JSON- and HTML-safe
 ALPHABET = "." + "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\<>&.")
 #: per series of a wijk: no row, a row, a suppressed row
 _WIJK_ALPHABET = ".vs"
-_GROUP_ORDER = {g: i for i, g in enumerate(POPULATION_GROUPS)}
-_GROUP_ID = {label: g for g, label in POPULATION_GROUPS.items()}
-_KEY = ["indicator_id", "periode", "leeftijdsgroep"]
-
-
-def _number(v: float) -> float | int | None:
-    if np.isnan(v):
-        return None
-    return int(v) if float(v).is_integer() else float(v)
-
-
-def _numbers(values: NDArray[np.float64]) -> list[float | int | None]:
-    return [_number(v) for v in np.round(values.astype("float64"), 2)]
-
-
-def _series(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
-    """The distinct series of ``rows`` in profile order, with their sort positions."""
-    themes = list(theme_labels(indicators).values())
-    order = {str(i): k for k, i in enumerate(indicators.sort_values("sort_order")["indicator_id"])}
-    keys = rows[[*_KEY, "thema"]].drop_duplicates(_KEY)
-    keys = keys.assign(_t=keys["thema"].map({t: k for k, t in enumerate(themes)}).fillna(len(themes)),
-                       _o=keys["indicator_id"].map(order), _g=keys["leeftijdsgroep"].map(_GROUP_ID).map(_GROUP_ORDER))
-    return keys.sort_values(["_t", "_o", "periode", "_g"], kind="stable").reset_index(drop=True)
 
 
 def _codes(index: NDArray[np.int64], width: int, alphabet: str) -> NDArray[np.str_]:
@@ -77,34 +61,35 @@ def _codes(index: NDArray[np.int64], width: int, alphabet: str) -> NDArray[np.st
     return chars.view(f"<U{max(chars.shape[1], 1)}").ravel() if chars.shape[1] else np.full(index.shape[0], "")
 
 
-def _matrix(rows: pd.DataFrame, regions: list[str], series: pd.DataFrame) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Row and column (series) position of every row of ``rows``."""
-    r = pd.Index(regions).get_indexer(pd.Index(rows["region_code"]))
-    s = pd.MultiIndex.from_frame(series[_KEY]).get_indexer(pd.MultiIndex.from_frame(rows[_KEY]))
-    return r, s
-
-
-def _region_entries(rows: pd.DataFrame, regions: list[str], series: pd.DataFrame,
-                    combo: NDArray[np.int64], width: int, alphabet: str) -> tuple[list[str], list[list[Any]]]:
-    """Per region its code string and the values of the rows it has (series order)."""
-    r, s = _matrix(rows, regions, series)
+def _region_entries(r: NDArray[np.intp], s: NDArray[np.intp], combo: NDArray[np.int64], values: NDArray[np.float64],
+                    shape: tuple[int, int], width: int, alphabet: str) -> tuple[list[str], list[list[Any]]]:
+    """Per region its code string and the values of the rows it has (series order), from
+    every row's region ``r``, series ``s`` (-1: not on the page), combination and value."""
     ok = (r >= 0) & (s >= 0)
-    index = np.zeros((len(regions), len(series)), dtype=np.int64)
+    index = np.zeros(shape, dtype=np.int64)
     index[r[ok], s[ok]] = combo[ok]
-    values = np.full(index.shape, np.nan)
-    values[r[ok], s[ok]] = rows["waarde"].to_numpy(dtype="float64")[ok]
-    codes = _codes(index, width, alphabet)
+    matrix = np.full(shape, np.nan)
+    matrix[r[ok], s[ok]] = values[ok]
     has = index > 0
-    return [str(c) for c in codes], [_numbers(values[k][has[k]]) for k in range(len(regions))]
+    numbers = json_numbers(matrix[has]).tolist()  # region by region, in series order
+    ends = np.cumsum(has.sum(axis=1)).tolist()
+    return ([str(c) for c in _codes(index, width, alphabet)],
+            [numbers[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)])
 
 
 def _combos(rows: pd.DataFrame) -> tuple[NDArray[np.int64], list[dict[str, Any]]]:
-    """Per row the (1-based) index of its combination of classes, method and suppression."""
-    key = (rows["klasse_gemeente"] + "|" + rows["klasse_nederland"] + "|" + rows["methode"] + "|" + rows["onderdrukt"])
-    codes, uniques = pd.factorize(key, sort=True)
+    """Per row the (1-based) index of its combination of classes, method and suppression
+    among the distinct combinations of ``rows``, sorted by their text (0 where a part is
+    missing)."""
+    every = combinations(rows)
+    codes = np.asarray(every.codes, dtype=np.int64)
+    ok = codes >= 0
+    present = np.unique(codes[ok])  # the categories are sorted, so are these
+    combo = np.zeros(len(rows), dtype=np.int64)
+    combo[ok] = np.searchsorted(present, codes[ok]) + 1
     combos = []
-    for u in uniques:
-        gm, nl, method, suppressed = str(u).split("|")
+    for label in every.categories[present].tolist():
+        gm, nl, method, suppressed = str(label).split("|")
         star = method != "descriptive_z"
         combos.append({
             "s": suppressed == "ja", "star": star,
@@ -112,12 +97,61 @@ def _combos(rows: pd.DataFrame) -> tuple[NDArray[np.int64], list[dict[str, Any]]
             "n": [nl, CLASS_MARKS.get(nl, "?"), CLASS_LABELS_NL.get(nl, nl)],
             "pg": class_phrase(gm, method, "gemeente"), "pn": class_phrase(nl, method, "nl"),
             "col": CLASS_COLORS.get(nl, CLASS_COLORS["not_compared"])})
-    return codes.astype(np.int64) + 1, combos
+    return combo, combos
+
+
+def _first_valid(columns: NDArray[np.intp], values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
+    """Per column ``0 … n-1`` the first non-missing value of its rows (as ``GroupBy.first``)."""
+    out = np.full(n, np.nan)
+    ok = ~np.isnan(values)
+    cols, first = np.unique(columns[ok], return_index=True)
+    out[cols] = values[ok][first]
+    return out
+
+
+def _intervals(table: pd.DataFrame, r: NDArray[np.intp], s: NDArray[np.intp]) -> dict[int, list[list[Any]]]:
+    """Per region (position) its 95 % intervals ``[series, low, high]`` in row order."""
+    lo, hi = table["ondergrens_95"].to_numpy(dtype="float64"), table["bovengrens_95"].to_numpy(dtype="float64")
+    rows = np.flatnonzero(~np.isnan(lo) & ~np.isnan(hi))
+    rows = rows[np.argsort(r[rows], kind="stable")]
+    cells = [list(c) for c in zip(s[rows].tolist(), json_numbers(lo[rows]).tolist(), json_numbers(hi[rows]).tolist(),
+                                  strict=True)]
+    regions, starts = np.unique(r[rows], return_index=True)
+    bounds = [*starts.tolist(), len(rows)]
+    return {k: cells[a:b] for k, a, b in zip(regions.tolist(), bounds[:-1], bounds[1:], strict=True)}
+
+
+def _series_entries(series: NDArray[np.int64], gmo: NDArray[np.bool_], gm: NDArray[np.float64], nl: NDArray[np.float64],
+                    context: SeriesContext) -> tuple[list[int], list[int], list[list[Any]]]:
+    """The indicators (positions in ``context``) and groups of the page's ``series`` in
+    order of appearance, and per series its entry."""
+    rank, period, group = (a.tolist() for a in split_keys(series))
+    ranks, ind_index = np.unique(np.asarray(rank, dtype=np.int64), return_inverse=True)  # series are in rank order
+    groups = list(dict.fromkeys(group))
+    g_index = {g: k for k, g in enumerate(groups)}
+    out = []
+    for q, p, g, only, vg, vn, i in zip(rank, period, group, gmo.tolist(), json_numbers(gm).tolist(),
+                                        json_numbers(nl).tolist(), ind_index.tolist(), strict=True):
+        stats = None if only else context.spine.get((context.ids[q], p, GROUP_IDS[g]))
+        out.append([i, p, g_index[g], int(only), vg, vn, stats])
+    return ranks.tolist(), groups, out
+
+
+def _priorities(top: pd.DataFrame, position: dict[str, int], series: NDArray[np.int64],
+                context: SeriesContext) -> dict[str, list[list[int]]]:
+    """Per buurt of the page (``position``) its priorities ``[series, against the gemeente]``
+    from ``top`` (``_priority_frame`` rows, in their order)."""
+    prio: dict[str, list[list[int]]] = {}
+    cols = columns_of(context.keys(top), series)
+    for code, col, vs in zip(top["region_code"].tolist(), cols.tolist(), top["vs_gemeente"].tolist(), strict=True):
+        if code in position:
+            prio.setdefault(str(code), []).append([col, int(bool(vs))])
+    return prio
 
 
 def buurt_payload(table: pd.DataFrame, wijk_table: pd.DataFrame, gemeente_only: pd.DataFrame, *,
                   gemeente: tuple[str, str], buurten: list[tuple[str, str, str]], wijk_names: dict[str, str],
-                  spine: Spine, indicators: pd.DataFrame, indeling_year: int) -> dict[str, Any]:
+                  context: SeriesContext, indeling_year: int, top: pd.DataFrame | None = None) -> dict[str, Any]:
     """The JSON data of one gemeente's buurt page.
 
     Parameters
@@ -125,52 +159,59 @@ def buurt_payload(table: pd.DataFrame, wijk_table: pd.DataFrame, gemeente_only: 
     table
         :func:`profile_table` rows of the page's buurten (every period).
     wijk_table
-        :func:`profile_table` rows of the gemeente's wijken (their own rows only).
+        :func:`profile_table` rows of the gemeente's wijken (their own rows only; rows of
+        other wijken are left out). Only ``region_code``, ``waarde``, ``onderdrukt`` and
+        the series (``indicator_id``, ``periode``, ``leeftijdsgroep``) are used.
     gemeente_only
         :func:`profile_table` rows of the gemeente for what is published only per gemeente
         (the newest period of every indicator and group that no buurt of the page has).
+        Only ``waarde``, ``nederland`` and the series are used.
     gemeente
         ``(code, name)``.
     buurten
         ``(code, name, wijkcode)`` of the buurten with a profile, in page order.
     wijk_names
         Wijkcode → name of the wijken of the gemeente.
-    spine
-        National spread of buurt values per series (:func:`read_buurt_spine`).
+    context
+        The publication's indicators and national spread of buurt values
+        (:meth:`SeriesContext.of`).
+    top
+        The priorities of (at least) the page's buurten (``_priority_frame`` of their newest
+        rows), when worked out for many pages at once; default: from ``table``.
+
+    Returns
+    -------
+    dict
+        The page's data (see the module documentation), ready for :func:`script_json`.
     """
     codes = [b[0] for b in buurten]
-    table = table[table["region_code"].isin(set(codes))]
-    series = _series(pd.concat([table, gemeente_only], ignore_index=True), indicators)
-    gmo_keys = set(zip(*[gemeente_only[c] for c in _KEY], strict=True))
-    ids = list(dict.fromkeys(series["indicator_id"]))
-    meta = indicators.drop_duplicates("indicator_id").astype({"indicator_id": str}).set_index("indicator_id")
-    themes = list(dict.fromkeys(series["thema"]))
-    groups = list(dict.fromkeys(_GROUP_ID[g] for g in series["leeftijdsgroep"]))
-    per_series = pd.concat([table, gemeente_only.assign(gemeente=gemeente_only["waarde"])], ignore_index=True)
-    firsts = per_series.groupby(_KEY, sort=False)[["gemeente", "nederland"]].first()
-    firsts = firsts.reindex(pd.MultiIndex.from_frame(series[_KEY]))
-    gm_values, nl_values = _numbers(firsts["gemeente"].to_numpy()), _numbers(firsts["nederland"].to_numpy())
-    series_out = []
-    for k, (i, p, g) in enumerate(zip(series["indicator_id"], series["periode"], series["leeftijdsgroep"], strict=True)):
-        stats = spine.get((str(i), int(p), _GROUP_ID[g]))
-        gmo = (i, p, g) in gmo_keys
-        series_out.append([ids.index(i), int(p), groups.index(_GROUP_ID[g]), int(gmo), gm_values[k], nl_values[k],
-                           None if gmo or stats is None else _numbers(np.array(stats))])
+    position = {c: k for k, c in enumerate(codes)}
+    r = positions(table["region_code"], position)
+    if not (r >= 0).all():
+        table, r = table[r >= 0], r[r >= 0]
+    t_key, g_key = context.keys(table), context.keys(gemeente_only)
+    if (t_key < 0).any() or (g_key < 0).any():
+        msg = "buurt rows of an unknown indicator or population group"
+        raise PublishError(msg)
+    series = np.unique(np.concatenate([t_key, g_key]))
+    s, g_s = np.searchsorted(series, t_key), np.searchsorted(series, g_key)
+    gmo = np.zeros(len(series), dtype=bool)
+    gmo[g_s] = True
+    both = np.concatenate([s, g_s])
+    gm = _first_valid(both, np.concatenate([table["gemeente"].to_numpy(dtype="float64"),
+                                            gemeente_only["waarde"].to_numpy(dtype="float64")]), len(series))
+    nl = _first_valid(both, np.concatenate([table["nederland"].to_numpy(dtype="float64"),
+                                            gemeente_only["nederland"].to_numpy(dtype="float64")]), len(series))
+    ranks, groups, series_out = _series_entries(series, gmo, gm, nl, context)
+    themes = list(dict.fromkeys(context.themes[q] for q in ranks))
     combo, combos = _combos(table)
     width = 1 if len(combos) < len(ALPHABET) else 2
-    keys, values = _region_entries(table, codes, series, combo, width, ALPHABET)
-    r, s = _matrix(table, codes, series)
-    ci_ok = (table["ondergrens_95"].notna() & table["bovengrens_95"].notna()).to_numpy()
-    intervals: dict[int, list[list[Any]]] = {}
-    for k, col, lo, hi in zip(r[ci_ok], s[ci_ok], table["ondergrens_95"].to_numpy()[ci_ok],
-                              table["bovengrens_95"].to_numpy()[ci_ok], strict=True):
-        intervals.setdefault(int(k), []).append([int(col), _number(round(float(lo), 2)), _number(round(float(hi), 2))])
+    keys, values = _region_entries(r, s, combo, table["waarde"].to_numpy(dtype="float64"), (len(codes), len(series)),
+                                   width, ALPHABET)
+    intervals = _intervals(table, r, s)
     prio: dict[str, list[list[int]]] = {}
     if len(table):
-        top = _priority_frame(table[_latest_mask(table)])
-        top_s = pd.MultiIndex.from_frame(series[_KEY]).get_indexer(pd.MultiIndex.from_frame(top[_KEY]))
-        for code, col, vs in zip(top["region_code"], top_s, top["vs_gemeente"], strict=True):
-            prio.setdefault(str(code), []).append([int(col), int(bool(vs))])
+        prio = _priorities(_priority_frame(table[_latest_mask(table)]) if top is None else top, position, series, context)
     out_buurten = []
     for k, (code, name, wijk) in enumerate(buurten):
         entry: dict[str, Any] = {"c": code, "n": name, "w": wijk, "k": keys[k], "v": values[k], "p": prio.get(code, [])}
@@ -178,14 +219,16 @@ def buurt_payload(table: pd.DataFrame, wijk_table: pd.DataFrame, gemeente_only: 
             entry["i"] = intervals[k]
         out_buurten.append(entry)
     wijken = sorted(wijk_names)
-    w_rows = wijk_table[wijk_table["region_code"].isin(set(wijken))]
-    w_combo = np.where(w_rows["onderdrukt"].to_numpy(dtype=object) == "ja", 2, 1).astype(np.int64)
-    w_keys, w_values = _region_entries(w_rows, wijken, series, w_combo, 1, _WIJK_ALPHABET)
+    w_combo = np.where(wijk_table["onderdrukt"].to_numpy(dtype=object) == "ja", 2, 1).astype(np.int64)
+    w_keys, w_values = _region_entries(  # rows of other wijken have no region (-1)
+        positions(wijk_table["region_code"], {w: k for k, w in enumerate(wijken)}),
+        columns_of(context.keys(wijk_table), series), w_combo, wijk_table["waarde"].to_numpy(dtype="float64"),
+        (len(wijken), len(series)), 1, _WIJK_ALPHABET)
     return {
         "gemeente": list(gemeente), "indeling": indeling_year, "alphabet": ALPHABET, "width": width,
-        "themes": themes, "groups": [[g, POPULATION_GROUPS[g]] for g in groups],
-        "indicators": [[i, str(meta.at[i, "label_nl"]), str(meta.at[i, "unit"]), unit_digits(str(meta.at[i, "unit"])),
-                        themes.index(series.loc[series["indicator_id"] == i, "thema"].iloc[0])] for i in ids],
+        "themes": themes, "groups": [[GROUP_IDS[g], POPULATION_GROUPS[GROUP_IDS[g]]] for g in groups],
+        "indicators": [[context.ids[q], context.labels[q], context.units[q], context.digits[q],
+                        themes.index(context.themes[q])] for q in ranks],
         "series": series_out, "combos": combos,
         "not_compared": ["not_compared", CLASS_MARKS["not_compared"], CLASS_LABELS_NL["not_compared"]],
         "wijken": {w: {"n": wijk_names[w], "k": w_keys[k], "v": w_values[k]} for k, w in enumerate(wijken)},

@@ -25,10 +25,17 @@ def _latest_mask(table: pd.DataFrame) -> NDArray[np.bool_]:
     return (table["periode"] == newest).to_numpy()
 
 
+def _severity(classes: pd.Series) -> NDArray[np.float64]:
+    """Per row the severity of its class (``_UNFAVOURABLE``, else 0), looked up once per
+    distinct class."""
+    codes, uniques = pd.factorize(classes)
+    return np.array([*(_UNFAVOURABLE.get(u, 0) for u in uniques.tolist()), 0], dtype="float64")[codes]
+
+
 def _priority_frame(latest: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     """The ``n`` most unfavourable indicators per region (vectorised :func:`priorities`)."""
-    sev_gm = latest["klasse_gemeente"].map(_UNFAVOURABLE).fillna(0).to_numpy()
-    sev_nl = latest["klasse_nederland"].map(_UNFAVOURABLE).fillna(0).to_numpy()
+    sev_gm = _severity(latest["klasse_gemeente"])
+    sev_nl = _severity(latest["klasse_nederland"])
     vs_gm = sev_gm >= sev_nl
     diff = np.where(vs_gm, latest["verschil_gemeente"], latest["verschil_nederland"])
     base = np.where(vs_gm, latest["gemeente"], latest["nederland"])
