@@ -306,3 +306,21 @@ def test_buurt_page_runs_no_injected_script(page: Any, national: dict[str, Any],
     page.hover("#bp-table tbody tr a")
     assert page.evaluate("window.__pwned") is None
     assert page.locator("h1").inner_text() == f"Buurtprofiel {EVIL}"
+
+
+@pytest.mark.parametrize("keys", [[], [None, None]], ids=["no rows", "no row with a key"])
+def test_split_without_keys_gives_no_parts(keys: list[str | None]) -> None:
+    """Regression (indeling 2024, one gemeente): a chunk without priorities split per
+    gemeente raised ``zip() argument 2 is longer than argument 1``."""
+    frame = pd.DataFrame({"region_code": ["BU1", "BU2"][: len(keys)]})
+    parts = buurt_pages._split(frame, frame["region_code"], {})
+    assert parts.bounds == {} and "GM0001" not in parts
+
+
+def test_split_groups_rows_per_gemeente_in_order() -> None:
+    frame = pd.DataFrame({"region_code": ["BU2", "BU9", "BU1", "BU3"], "v": [2, 9, 1, 3]})
+    gm_of = {"BU1": "GM0002", "BU2": "GM0001", "BU3": "GM0002"}  # BU9: no gemeente, left out
+    parts = buurt_pages._split(frame, frame["region_code"], gm_of)
+    assert set(parts.bounds) == {"GM0001", "GM0002"}
+    got = {k: parts[k]["v"].tolist() for k in parts.bounds}
+    assert got == {"GM0001": [2], "GM0002": [1, 3]}

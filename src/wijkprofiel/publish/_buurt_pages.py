@@ -146,7 +146,8 @@ def _split(frame: pd.DataFrame, by: pd.Series, key_of: dict[str, str] | None = N
     group = np.array([*(-1 if k is None else index[k] for k in keys), -1], dtype=np.int64)[codes]
     order = np.argsort(group, kind="stable")
     ends = np.cumsum(np.bincount(group[group >= 0], minlength=len(names))).tolist()
-    bounds = {k: (a, b) for k, a, b in zip(names, [0, *ends[:-1]], ends, strict=True) if b > a}
+    starts = [0, *ends][:-1]  # [] when no row has a key (e.g. no priorities on indeling 2024)
+    bounds = {k: (a, b) for k, a, b in zip(names, starts, ends, strict=True) if b > a}
     return _Parts(frame.take(order[int((group < 0).sum()):]), bounds)
 
 
