@@ -36,11 +36,11 @@ from wijkprofiel.publish._buurt_tables import (
     key_summary,
     key_table_html,
 )
-from wijkprofiel.publish._class_styles import DESCRIPTIVE_NOTE
+from wijkprofiel.publish._class_styles import _SUPPRESSED_TITLE, DESCRIPTIVE_NOTE
 from wijkprofiel.publish._map_page import script_json
 from wijkprofiel.publish._maps import SeriesTable
 from wijkprofiel.publish._profile_priorities import _latest_mask, _priority_frame
-from wijkprofiel.publish._profiles import _SUPPRESSED_TITLE, KEY_INDICATORS, profile_table
+from wijkprofiel.publish._profiles import KEY_INDICATORS, profile_table
 from wijkprofiel.publish._templates import template, template_text
 from wijkprofiel.publish._writer import Writer
 

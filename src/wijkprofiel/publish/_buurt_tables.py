@@ -17,11 +17,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from wijkprofiel.indicators import POPULATION_GROUPS
-from wijkprofiel.publish._class_styles import CLASS_LABELS_NL, CLASS_MARKS
+from wijkprofiel.publish._class_styles import _SUPPRESSED_TITLE, CLASS_LABELS_NL, CLASS_MARKS
 from wijkprofiel.publish._formatting import _e, _fmt
 from wijkprofiel.publish._maps import unit_digits
 from wijkprofiel.publish._profile_priorities import _UNFAVOURABLE, _latest_mask
-from wijkprofiel.publish._profiles import _SUPPRESSED_TITLE
 
 __all__ = ["KeyColumns", "KeyRow", "key_cells", "key_summary", "key_table_html"]
 

@@ -63,3 +63,6 @@ def class_phrase(class_id: str, method: str, comparator: str) -> str:
     if method in SIGNIFICANCE_METHODS:
         return f"niet significant verschillend van {target}" if class_id == "similar" else f"significant {core}"
     return f"beschrijvend: {core}"
+
+#: title of a value withheld by disclosure control (profiles, buurt pages, key tables)
+_SUPPRESSED_TITLE = "niet gepubliceerd: gebaseerd op te kleine aantallen (onthullingsbeveiliging)"

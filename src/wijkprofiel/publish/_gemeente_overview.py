@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from wijkprofiel.indicators import POPULATION_GROUPS
+from wijkprofiel.publish._buurt_tables import key_summary
 from wijkprofiel.publish._class_styles import CLASS_LABELS_NL, CLASS_MARKS, DESCRIPTIVE_NOTE
 from wijkprofiel.publish._formatting import _e, _fmt, _nan
 from wijkprofiel.publish._maps import unit_digits
-from wijkprofiel.publish._profile_priorities import _UNFAVOURABLE, _latest_mask, _priority_frame
+from wijkprofiel.publish._profile_priorities import _latest_mask, _priority_frame
 from wijkprofiel.publish._templates import template
 
 __all__ = ["wijk_summary", "gemeente_overview_html"]
@@ -24,18 +24,11 @@ __all__ = ["wijk_summary", "gemeente_overview_html"]
 def wijk_summary(table: pd.DataFrame, key_indicators: list[str]) -> pd.DataFrame:
     """Per region (index): key indicator values (18+, latest) and their class against the
     gemeente (``<id>``, ``<id>__class``), the number of unfavourable deviations against the
-    gemeente (``n_bad``) and the top-3 priorities (``priorities``, labels joined by '; ')."""
-    latest = table[_latest_mask(table)]
-    key = latest[(latest["leeftijdsgroep"] == POPULATION_GROUPS["18+"]) & latest["indicator_id"].isin(key_indicators)]
-    values = key.pivot_table(index="region_code", columns="indicator_id", values="waarde", aggfunc="first", dropna=False)
-    classes = key.pivot_table(index="region_code", columns="indicator_id", values="klasse_gemeente", aggfunc="first")
-    out = pd.DataFrame(index=pd.Index(latest["region_code"].unique(), name="region_code"))
-    for k in key_indicators:
-        out[k] = values[k] if k in values else np.nan
-        out[f"{k}__class"] = classes[k] if k in classes else "not_compared"
-    bad = latest[latest["klasse_gemeente"].isin(list(_UNFAVOURABLE))]
-    out["n_bad"] = bad.groupby("region_code")["indicator_id"].nunique().reindex(out.index).fillna(0).astype(int)
-    top = _priority_frame(latest)
+    gemeente (``n_bad``) and the top-3 priorities (``priorities``, labels joined by '; '):
+    :func:`key_summary` plus the priorities."""
+    latest = _latest_mask(table)
+    out = key_summary(table, key_indicators, latest).drop(columns=[f"{k}__sup" for k in key_indicators])
+    top = _priority_frame(table[latest])
     out["priorities"] = top.groupby("region_code")["indicator"].agg("; ".join).reindex(out.index).fillna("")
     return out
 

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from numpy.typing import NDArray
 
 from wijkprofiel.indicators import POPULATION_GROUPS
+from wijkprofiel.publish._class_styles import _SUPPRESSED_TITLE
 from wijkprofiel.publish._formatting import (
     _e,
     _fmt,
@@ -223,7 +224,6 @@ def _trends(latest: pd.DataFrame, table: pd.DataFrame, digits: NDArray[np.int64]
 
 # ------------------------------------------------------------------------------- pages
 
-_SUPPRESSED_TITLE = "niet gepubliceerd: gebaseerd op te kleine aantallen (onthullingsbeveiliging)"
 _SUPPRESSED_CELL = (f'<td class="l k-not_compared" title="{_SUPPRESSED_TITLE}"><span class="mk">?</span> '
                     "geen vergelijking (onderdrukt)</td>")
 
