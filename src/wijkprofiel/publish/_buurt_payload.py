@@ -32,6 +32,7 @@ from wijkprofiel.publish._buurt_series import (
     SeriesContext,
     columns_of,
     combinations,
+    first_per_group,
     json_numbers,
     positions,
     split_keys,
@@ -98,15 +99,6 @@ def _combos(rows: pd.DataFrame) -> tuple[NDArray[np.int64], list[dict[str, Any]]
             "pg": class_phrase(gm, method, "gemeente"), "pn": class_phrase(nl, method, "nl"),
             "col": CLASS_COLORS.get(nl, CLASS_COLORS["not_compared"])})
     return combo, combos
-
-
-def _first_valid(columns: NDArray[np.intp], values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
-    """Per column ``0 … n-1`` the first non-missing value of its rows (as ``GroupBy.first``)."""
-    out = np.full(n, np.nan)
-    ok = ~np.isnan(values)
-    cols, first = np.unique(columns[ok], return_index=True)
-    out[cols] = values[ok][first]
-    return out
 
 
 def _intervals(table: pd.DataFrame, r: NDArray[np.intp], s: NDArray[np.intp]) -> dict[int, list[list[Any]]]:
@@ -198,10 +190,10 @@ def buurt_payload(table: pd.DataFrame, wijk_table: pd.DataFrame, gemeente_only: 
     gmo = np.zeros(len(series), dtype=bool)
     gmo[g_s] = True
     both = np.concatenate([s, g_s])
-    gm = _first_valid(both, np.concatenate([table["gemeente"].to_numpy(dtype="float64"),
-                                            gemeente_only["waarde"].to_numpy(dtype="float64")]), len(series))
-    nl = _first_valid(both, np.concatenate([table["nederland"].to_numpy(dtype="float64"),
-                                            gemeente_only["nederland"].to_numpy(dtype="float64")]), len(series))
+    gm_values = np.concatenate([table["gemeente"].to_numpy(dtype="float64"), gemeente_only["waarde"].to_numpy(dtype="float64")])
+    nl_values = np.concatenate([table["nederland"].to_numpy(dtype="float64"), gemeente_only["nederland"].to_numpy(dtype="float64")])
+    gm = first_per_group(both, gm_values, ~np.isnan(gm_values), len(series), fill=np.nan)
+    nl = first_per_group(both, nl_values, ~np.isnan(nl_values), len(series), fill=np.nan)
     ranks, groups, series_out = _series_entries(series, gmo, gm, nl, context)
     themes = list(dict.fromkeys(context.themes[q] for q in ranks))
     combo, combos = _combos(table)

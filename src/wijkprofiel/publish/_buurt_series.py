@@ -24,7 +24,7 @@ from wijkprofiel.publish._formatting import theme_labels
 from wijkprofiel.publish._maps import unit_digits
 from wijkprofiel.publish._spine_charts import Spine
 
-__all__ = ["COMBO_COLUMN", "GROUP_IDS", "KEY_COLUMN", "SeriesContext", "columns_of", "combinations", "json_numbers", "pair_keys",
+__all__ = ["COMBO_COLUMN", "first_per_group", "GROUP_IDS", "KEY_COLUMN", "SeriesContext", "columns_of", "combinations", "json_numbers", "pair_keys",
            "positions", "split_keys", "with_combinations"]
 
 #: population group ids in profile order (a series key holds the position)
@@ -216,3 +216,13 @@ def columns_of(keys: NDArray[np.int64], series: NDArray[np.int64]) -> NDArray[np
     found = pos < len(series)
     found[found] = series[pos[found]] == keys[found]
     return np.where(found & (keys >= 0), pos, -1)
+
+
+def first_per_group(group: NDArray[np.intp], values: NDArray[Any], valid: NDArray[np.bool_], n: int,
+                    fill: Any = None) -> NDArray[Any]:
+    """Per group ``0 … n-1`` the first valid value of its rows, in row order (as
+    ``GroupBy.first``); ``fill`` where a group has none (``None``: an object array)."""
+    out = np.full(n, fill, dtype=object if fill is None else values.dtype)
+    groups, first = np.unique(group[valid], return_index=True)
+    out[groups] = values[valid][first]
+    return out

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from wijkprofiel.indicators import POPULATION_GROUPS
+from wijkprofiel.publish._buurt_series import first_per_group
 from wijkprofiel.publish._class_styles import _SUPPRESSED_TITLE, CLASS_LABELS_NL, CLASS_MARKS
 from wijkprofiel.publish._formatting import _e, _fmt
 from wijkprofiel.publish._maps import unit_digits
@@ -57,14 +57,6 @@ class KeyRow:
     anchor: bool = False
 
 
-def _first_per_region(region: NDArray[np.intp], values: NDArray[Any], valid: NDArray[np.bool_], n: int) -> NDArray[Any]:
-    """Per region ``0 … n-1`` the first valid value of its rows (``None`` where it has none)."""
-    out = np.full(n, None, dtype=object)
-    first_region, first = np.unique(region[valid], return_index=True)
-    out[first_region] = values[valid][first]
-    return out
-
-
 def key_summary(table: pd.DataFrame, key_indicators: list[str], latest: NDArray[np.bool_] | None = None) -> pd.DataFrame:
     """Per region (index) of a profile table its key values (18+, newest measurement) and
     what the key tables show of them.
@@ -98,9 +90,9 @@ def key_summary(table: pd.DataFrame, key_indicators: list[str], latest: NDArray[
     withheld = (rows["onderdrukt"] == "ja").to_numpy()
     for k in key_indicators:
         mine = rows_id == k
-        value = _first_per_region(rows_region, values, mine & ~np.isnan(values), n)
+        value = first_per_group(rows_region, values, mine & ~np.isnan(values), n)
         out[k] = np.asarray(value, dtype="float64")
-        out[f"{k}__class"] = _first_per_region(rows_region, classes, mine & pd.notna(classes), n)
+        out[f"{k}__class"] = first_per_group(rows_region, classes, mine & pd.notna(classes), n)
         out[f"{k}__sup"] = np.isin(np.arange(n), rows_region[mine & withheld])
     bad = newest["klasse_gemeente"].isin(list(_UNFAVOURABLE)).to_numpy()
     indicator = pd.factorize(newest["indicator_id"])[0]
