@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from wijkprofiel.errors import ConfigError
+from wijkprofiel.publish import _map_run as map_run
 from wijkprofiel.publish import _publication as pub
 
 STAMP = "2026-01-02 03:04"
@@ -32,10 +33,22 @@ def test_failure_in_a_gemeente_step_keeps_the_previous_publication(national: dic
     before = _files(previous)
 
     def broken(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("kaart kapot")
+        raise RuntimeError("profiel kapot")
 
-    monkeypatch.setattr(pub, "render_gemeente_maps", broken)
-    with pytest.raises(RuntimeError, match="kaart kapot"):
+    monkeypatch.setattr(pub, "render_profiles", broken)
+    with pytest.raises(RuntimeError, match="profiel kapot"):
+        pub.publish(Path(national["db"]), previous, gemeenten=["GM0003"], static_maps=False)
+    assert _files(previous) == before, "the previous publication is untouched"
+    assert not list(previous.parent.glob(".maps.*")), "the staging directory is removed"
+
+
+def test_failure_of_the_map_process_keeps_the_previous_publication(national: dict[str, Any], previous: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The maps are written by a second interpreter: its failure fails the publication with
+    its last error line, and the previous publication stays live."""
+    before = _files(previous)
+    monkeypatch.setattr(map_run, "_ENTRY", "import sys; sys.stderr.write('ValueError: kaart kapot\\n'); sys.exit(1)")
+    with pytest.raises(pub.PublishError, match=r"maps failed \(exit 1\): ValueError: kaart kapot"):
         pub.publish(Path(national["db"]), previous, gemeenten=["GM0003"], static_maps=False)
     assert _files(previous) == before, "the previous publication is untouched"
     assert not list(previous.parent.glob(".maps.*")), "the staging directory is removed"

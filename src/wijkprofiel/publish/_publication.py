@@ -28,7 +28,6 @@ import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from wijkprofiel.publish._context import (
 )
 from wijkprofiel.publish._gis_export import GPKG_NAME, GisExportRun, gis_files, publish_gis
 from wijkprofiel.publish._index_page import write_index
+from wijkprofiel.publish._map_run import MapRun
 from wijkprofiel.publish._maps import SeriesTable, write_text_atomic
 from wijkprofiel.publish._profiles import spine_stats
 from wijkprofiel.publish._steps import (
@@ -67,10 +67,6 @@ __all__ = [
     "prepare_publication", "prepare_geometry", "publish_national", "publish_gemeenten", "publish_profiles",
     "publish_maps", "publish_static", "publish_gis", "finish_publication", "discard_publication", "chunk_gemeenten",
 ]
-
-#: static maps drawn in-process up to this many jobs; more are drawn by separate processes
-_STATIC_INLINE = 12
-
 
 # ------------------------------------------------------------------- prepared files
 
@@ -140,15 +136,20 @@ def prepare_publication(
                    self_contained=self_contained, static_maps=static_maps, static_indicator=static_indicator,
                    generated=generated)
     try:
-        tables = series_tables(data["comp"], data["indicators"])
-        shared.spine = spine_stats(tables["wijk"])
-        ctx.work.mkdir()
-        _dump(ctx.work / "shared.pickle", shared)
-        _dump(ctx.work / "tables.pickle", tables)
+        _store_inputs(ctx, data, shared)
     except BaseException:
         discard_publication(ctx)
         raise
     return ctx
+
+
+def _store_inputs(ctx: PublishContext, data: dict[str, Any], shared: Shared) -> None:
+    """The series tables and the spine statistics; ``shared`` and the tables into ``.work/``."""
+    tables = series_tables(data["comp"], data["indicators"])
+    shared.spine = spine_stats(tables["wijk"])
+    ctx.work.mkdir()
+    _dump(ctx.work / "shared.pickle", shared)
+    _dump(ctx.work / "tables.pickle", tables)
 
 
 def prepare_geometry(ctx: PublishContext) -> None:
@@ -337,47 +338,19 @@ def publish(
     clock("read")
     tally = Tally()
     write = Writer(ctx.build, tally)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wijkprofiel-geometry")
-    static_run: Any = None
-    static_future: Future[Any] | None = None
-    selected = list(ctx.gemeenten)
+    map_run: MapRun | None = None
     gis_run: GisExportRun | None = None
     try:
         gis_run = GisExportRun(ctx.db_path, ctx.build, indeling_year=indeling_year, generated=ctx.generated)
-        geometry: Future[Geometry] = pool.submit(_prepare_geometry, data["regions"])
-        tables = series_tables(data["comp"], data["indicators"])
-        shared.spine = spine_stats(tables["wijk"])
-
-        def start_static() -> Any:
-            from wijkprofiel.publish._static_maps import StaticMapRun
-
-            jobs = static_jobs(shared, tables, geometry.result(), selected, national=True,
-                               indicator=ctx.static_indicator, indeling_year=indeling_year)
-            return StaticMapRun(jobs, ctx.build / "static", background=len(jobs) > _STATIC_INLINE)
-
-        # static maps start in separate processes as soon as the (single) geometry thread is done
-        static_future = pool.submit(start_static) if static_maps else None
+        _store_inputs(ctx, data, shared)
+        # geometry, static, national and gemeente maps in a second interpreter, the profiles here
+        map_run = MapRun(ctx)
         clock("tables")
-        render_profiles(write, shared, data["comp"], selected, indeling_year=indeling_year, generated=ctx.generated,
-                        static_maps=static_maps, warehouse=ctx.db_path)
+        render_profiles(write, shared, data["comp"], list(ctx.gemeenten), indeling_year=indeling_year,
+                        generated=ctx.generated, static_maps=static_maps, warehouse=ctx.db_path)
         clock("profiles")
-        geo = geometry.result()
-        if static_future is not None:
-            static_run = static_future.result()
-        pool.shutdown()
-        clock("geometry wait")
-        render_national(write, shared, tables, geo, indeling_year=indeling_year, self_contained=self_contained,
-                        published=[c for c, _ in selected])
-        clock("national maps")
-        render_gemeente_maps(write, shared, tables, geo, selected, indeling_year=indeling_year,
-                             self_contained=self_contained)
-        clock("gemeente maps")
-        if static_run is not None:
-            for _rel, size in static_run.wait():
-                tally.files += 1
-                tally.total_bytes += size
-                tally.static_maps += 1
-        clock("static maps wait")
+        tally.add(map_run.wait())
+        clock("maps wait")
         tally.add(gis_run.wait())
         clock("GIS export wait")
         write.finish()
@@ -387,12 +360,9 @@ def publish(
         result = _finish(ctx, shared, [tally])
         clock("index and swap")
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
         write.cancel()
-        if static_run is None and static_future is not None and static_future.done() and static_future.exception() is None:
-            static_run = static_future.result()
-        if static_run is not None:
-            static_run.cancel()
+        if map_run is not None:
+            map_run.cancel()
         if gis_run is not None:
             gis_run.cancel()
         discard_publication(ctx)
