@@ -42,7 +42,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf data/processed data/fetched maps .pytest_cache
+	rm -rf data/processed data/fetched data/cache maps .pytest_cache
 
 # benchmarks (not part of `make test`): make bench, make bench BENCH_ARGS=--quick, make bench-smoke
 bench: $(STAMP)
