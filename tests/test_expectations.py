@@ -286,3 +286,32 @@ def test_html_report_on_real_rows(kwb: pd.DataFrame) -> None:
     html = validation_report_html(pd.DataFrame(rows), title="Validatie", generated="nu")
     assert "Geen fouten, wel 1 waarschuwing" in html and "GM0453" in html
     assert html.count("<tr class=") == len(rows) and np.isfinite(len(html))
+
+
+def test_gx_is_imported_once_when_a_background_import_races_the_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``wijkprofiel run`` imports GX in a thread while the server boots; validation that
+    starts meanwhile waits for that import instead of creating a second GX context."""
+    import threading
+
+    from wijkprofiel.checks import _gx
+
+    monkeypatch.setattr(_gx, "_CACHE", {})
+    calls: list[str] = []
+    real = _gx._import_gx
+
+    def counted() -> None:
+        calls.append(threading.current_thread().name)
+        time.sleep(0.2)  # widen the window in which the other threads ask for GX
+        real()
+
+    monkeypatch.setattr(_gx, "_import_gx", counted)
+    background = _gx.import_gx_in_background()
+    askers = [threading.Thread(target=_gx.gx_modules) for _ in range(3)]
+    for t in askers:
+        t.start()
+    modules = _gx.gx_modules()
+    for t in [background, *askers]:
+        t.join(timeout=120)
+    assert len(calls) == 1, f"GX imported {len(calls)} times: {calls}"
+    assert modules[0].__name__ == "great_expectations"
+    assert _gx.gx_modules() == modules

@@ -181,6 +181,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from pipelines.fetch_flow import FetchOptions  # noqa: I001 - Prefect is imported only here
     from pipelines.wijkprofiel_flow import wijkprofiel
+    from wijkprofiel.checks import import_gx_in_background
 
     try:
         options = FetchOptions(**fetch_options) if fetch_options else None
@@ -189,6 +190,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(msg) from exc
 
     if server is not None:
+        import_gx_in_background()  # validation's ≈ 5 s import, largely while the server boots
         server.join()  # the flow's client uses the started server (or starts it itself if this failed)
     started = time.perf_counter()
     result = wijkprofiel(

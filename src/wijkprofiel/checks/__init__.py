@@ -23,6 +23,7 @@ from wijkprofiel.checks._fallback import (
     previous_source,
     status_row,
 )
+from wijkprofiel.checks._gx import import_gx_in_background
 from wijkprofiel.checks._report import validation_report_html
 from wijkprofiel.checks._row_checks import (
     CODE_PATTERNS,
@@ -59,6 +60,7 @@ from wijkprofiel.checks._suites import (
 )
 
 __all__ = [
+    "import_gx_in_background",
     "check_gemeenten",
     "validate_loaded",
     "apply_disclosure",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -23,10 +24,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["gx_modules", "run_suite", "check_name", "result_rows", "fmt", "Prepared", "has_columns", "block_ids",
+__all__ = ["gx_modules", "import_gx_in_background", "run_suite", "check_name", "result_rows", "fmt", "Prepared", "has_columns", "block_ids",
            "level_counts", "empty_share"]
 
 _CACHE: dict[str, Any] = {}
+_IMPORT_LOCK = threading.Lock()
 _MAX_DETAILS = 10
 #: columns per validated part (see :func:`run_suite`)
 WIDTH = 10
@@ -38,21 +40,36 @@ def gx_modules() -> tuple[Any, Any, Any]:
     ``Column`` is GX's row-condition builder (``Column("level") == "wijk"``). The first call
     also creates the process's ephemeral context (suites can only be built inside one).
     """
-    if "gx" not in _CACHE:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        import great_expectations as gx
-        import great_expectations.expectations as gxe
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-        from great_expectations.expectations.row_conditions import Column
-
-        for name in [*logging.root.manager.loggerDict, "great_expectations.data_context.types.base"]:
-            if name.startswith("great_expectations"):  # some GX modules pin their logger at INFO
-                logging.getLogger(name).setLevel(logging.ERROR)
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        asset = context.data_sources.add_pandas("wijkprofiel").add_dataframe_asset("frame")
-        _CACHE.update(gx=gx, gxe=gxe, column=Column, batch_definition=asset.add_batch_definition_whole_dataframe("whole_frame"))
+    with _IMPORT_LOCK:
+        if "gx" not in _CACHE:
+            _import_gx()
     return _CACHE["gx"], _CACHE["gxe"], _CACHE["column"]
+
+
+def import_gx_in_background() -> threading.Thread:
+    """Import GX and create the ephemeral context in a daemon thread (≈ 5 s), e.g. while a
+    command waits for a server; :func:`gx_modules` then waits for it instead of importing
+    again. Returns the started thread."""
+    thread = threading.Thread(target=gx_modules, name="wijkprofiel-gx-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_gx() -> None:
+    """Import GX (analytics, progress bars and loggers off) and create the ephemeral context."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.row_conditions import Column
+
+    for name in [*logging.root.manager.loggerDict, "great_expectations.data_context.types.base"]:
+        if name.startswith("great_expectations"):  # some GX modules pin their logger at INFO
+            logging.getLogger(name).setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    asset = context.data_sources.add_pandas("wijkprofiel").add_dataframe_asset("frame")
+    _CACHE.update(gx=gx, gxe=gxe, column=Column, batch_definition=asset.add_batch_definition_whole_dataframe("whole_frame"))
 
 
 def _condition_columns(condition: Any) -> list[str]:
