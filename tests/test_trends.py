@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sst
 
-from wijkprofiel.compare import TREND_COLUMNS, trend
+from wijkprofiel.compare import TREND_COLUMNS, trend, trends
 from wijkprofiel.errors import ConfigError, StatisticsError
 from wijkprofiel.stats import difference_ci
 
@@ -148,6 +148,21 @@ def test_prop_mover_contains_difference_and_swaps(e1: float, a1: float, b1: floa
     assert lo <= d <= up
     d2, lo2, up2 = difference_ci(e2, e2 - a2, e2 + b2, e1, e1 - a1, e1 + b1)
     assert d2 == pytest.approx(-d, abs=1e-12) and lo2 == pytest.approx(-up, abs=1e-9) and up2 == pytest.approx(-lo, abs=1e-9)
+
+
+def test_several_pairs_equal_one_trend_per_pair() -> None:
+    """``trends`` codes the table once for all pairs; each pair's rows are what ``trend``
+    gives for that pair alone, in the order of the pairs (SYNTHETIC data)."""
+    obs = synthetic()
+    pairs = [(2016, 2020), (2012, 2020), (2012, 2016)]
+    together = trends(obs, REGIONS, INDICATORS, pairs)
+    alone = [trend(obs, REGIONS, INDICATORS, a, b) for a, b in pairs]
+    assert [len(f) for f in alone] == [16, 1, 1]  # 4 roker + 6 sporters + 6 mantelzorger; 1 sporters from 2012
+    as_text = {"indicator_id": str, "region_code": str, "level": str, "population_group": str, "class": str,
+               "class_method": str}
+    pd.testing.assert_frame_equal(together.astype(as_text), pd.concat(alone, ignore_index=True).astype(as_text))
+    with pytest.raises(ConfigError, match="to_period 2030 does not occur"):
+        trends(obs, REGIONS, INDICATORS, [(2016, 2020), (2016, 2030)])
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -40,6 +40,7 @@ from wijkprofiel.compare._trends import (
     TREND_CLASSES,
     TREND_COLUMNS,
     trend,
+    trends,
 )
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "TREND_COLUMNS",
     "TREND_CLASSES",
     "trend",
+    "trends",
     "PRIORITY_COLUMNS",
     "priorities",
     "BASE_INDICATORS",

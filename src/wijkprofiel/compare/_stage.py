@@ -8,7 +8,7 @@ import pandas as pd
 
 from wijkprofiel.compare._comparisons import compare_all
 from wijkprofiel.compare._priorities import priorities
-from wijkprofiel.compare._trends import trend
+from wijkprofiel.compare._trends import trends
 
 if TYPE_CHECKING:
     from wijkprofiel.load import Loaded
@@ -30,7 +30,6 @@ TREND_PAIRS = ((2012, 2016), (2016, 2020), (2012, 2020), (2018, 2023))
 def derive_tables(loaded: Loaded, comparisons: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The derived tables ``trends`` (change between waves) and ``priorities`` (top-3 per wijk)."""
     periods = set(loaded.observations["period"].dropna().astype(int))
-    frames = [trend(loaded.observations, loaded.regions, loaded.indicators, a, b)
-              for a, b in TREND_PAIRS if a in periods and b in periods]
-    trends = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return {"trends": trends, "priorities": priorities(comparisons, loaded.indicators)}
+    pairs = [(a, b) for a, b in TREND_PAIRS if a in periods and b in periods]
+    changes = trends(loaded.observations, loaded.regions, loaded.indicators, pairs) if pairs else pd.DataFrame()
+    return {"trends": changes, "priorities": priorities(comparisons, loaded.indicators)}

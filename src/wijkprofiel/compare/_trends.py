@@ -29,7 +29,7 @@ from wijkprofiel.compare._comparisons import grouped_sd
 from wijkprofiel.errors import ConfigError
 from wijkprofiel.stats import compare_to_benchmark, difference_ci, se_from_ci, zscore_class
 
-__all__ = ["TREND_COLUMNS", "TREND_CLASSES", "trend"]
+__all__ = ["TREND_COLUMNS", "TREND_CLASSES", "trend", "trends"]
 
 TREND_COLUMNS = [
     "indicator_id", "region_code", "indeling_year", "level", "population_group",
@@ -85,29 +85,71 @@ def trend(
     ConfigError
         Invalid periods, missing columns, unknown indicators or duplicate keys.
     """
+    return trends(observations, regions, indicators, [(from_period, to_period)])
+
+
+def trends(
+    observations: pd.DataFrame, regions: pd.DataFrame, indicators: pd.DataFrame,
+    pairs: list[tuple[int, int]],
+) -> pd.DataFrame:
+    """:func:`trend` for several wave pairs, concatenated in the order of ``pairs``; the key
+    columns of ``observations`` are coded once for all pairs (they dominate the cost)."""
     needed = [*_KEYS, "period", "value"]
     missing = [c for c in needed if c not in observations.columns]
     if missing:
         msg = f"observations is missing required column(s) {', '.join(missing)}; expected at least {', '.join(needed)}"
         raise ConfigError(msg)
     periods = sorted(int(p) for p in pd.unique(observations["period"].dropna()))
-    p0 = _period(from_period, "from_period", periods)
-    p1 = _period(to_period, "to_period", periods)
-    if p0 == p1:
-        msg = f"from_period and to_period must differ, got {p0} for both"
-        raise ConfigError(msg)
+    checked = []
+    for from_period, to_period in pairs:
+        p0 = _period(from_period, "from_period", periods)
+        p1 = _period(to_period, "to_period", periods)
+        if p0 == p1:
+            msg = f"from_period and to_period must differ, got {p0} for both"
+            raise ConfigError(msg)
+        checked.append((p0, p1))
+    table = _CodedTable(observations)
+    frames = [_trend(table, regions, indicators, p0, p1) for p0, p1 in checked]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] if frames else _empty()
 
-    period = observations["period"].to_numpy(dtype="float64", na_value=np.nan)
-    value = observations["value"].to_numpy(dtype="float64", na_value=np.nan)
-    # integer codes of the key columns over the whole table (cheap), subset afterwards
-    codes: dict[str, npt.NDArray[np.int64]] = {}
-    uniques: dict[str, pd.Index] = {}
-    for name in _KEYS:
-        c, u = pd.factorize(observations[name], sort=False)
-        codes[name], uniques[name] = c.astype("int64"), pd.Index(u)
-    key = np.zeros(len(observations), dtype="int64")
-    for name in _KEYS:
-        key = key * (len(uniques[name]) + 1) + codes[name]
+
+def _trend_classes(classes: npt.NDArray[np.object_]) -> pd.Categorical:
+    """:data:`TREND_CLASSES` of comparison ``classes`` as a categorical (sorted categories;
+    a class without a trend class is missing), mapped once per distinct class."""
+    codes, names = pd.factorize(classes)
+    mapped = [TREND_CLASSES.get(str(c)) for c in names]
+    categories = sorted({m for m in mapped if m is not None})
+    position = {c: i for i, c in enumerate(categories)}
+    lookup = np.array([-1 if m is None else position[m] for m in mapped] + [-1], dtype="int64")
+    return pd.Categorical.from_codes(lookup[codes], categories=categories)
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: [] for c in TREND_COLUMNS})
+
+
+class _CodedTable:
+    """The observations as numbers: period, value, intervals and integer codes of the keys."""
+
+    def __init__(self, observations: pd.DataFrame) -> None:
+        self.period = observations["period"].to_numpy(dtype="float64", na_value=np.nan)
+        self.value = observations["value"].to_numpy(dtype="float64", na_value=np.nan)
+        self.ci = {name: observations[name].to_numpy(dtype="float64", na_value=np.nan)
+                   for name in ("ci_lower", "ci_upper") if name in observations.columns}
+        # integer codes of the key columns over the whole table, subset per pair
+        self.codes: dict[str, npt.NDArray[np.int64]] = {}
+        self.uniques: dict[str, pd.Index] = {}
+        for name in _KEYS:
+            c, u = pd.factorize(observations[name], sort=False)
+            self.codes[name], self.uniques[name] = c.astype("int64"), pd.Index(u)
+        self.key = np.zeros(len(observations), dtype="int64")
+        for name in _KEYS:
+            self.key = self.key * (len(self.uniques[name]) + 1) + self.codes[name]
+
+
+def _trend(table: _CodedTable, regions: pd.DataFrame, indicators: pd.DataFrame, p0: int, p1: int) -> pd.DataFrame:
+    """The trend table of one checked pair of periods (see :func:`trend`)."""
+    period, value, codes, uniques, key = table.period, table.value, table.codes, table.uniques, table.key
     ok = ~np.isnan(value)
     f_all, t_all = np.flatnonzero(ok & (period == p0)), np.flatnonzero(ok & (period == p1))
     for name, rows in (("from_period", f_all), ("to_period", t_all)):
@@ -140,9 +182,9 @@ def trend(
     level_cat = pd.Categorical(pair_level).take(pair) if n else pd.Categorical([])
 
     def column(name: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        if name not in observations.columns:
+        if name not in table.ci:
             return np.full(len(rows), np.nan)
-        return np.asarray(observations[name].to_numpy(dtype="float64", na_value=np.nan)[rows], dtype="float64")
+        return np.asarray(table.ci[name][rows], dtype="float64")
 
     v0, v1 = value[fr], value[tr]
     l0, u0 = column("ci_lower", fr), column("ci_upper", fr)
@@ -173,7 +215,7 @@ def trend(
             zd = np.where(sd > 0, change / sd, np.nan)
         z[desc] = zd[desc]
         cls[desc] = zscore_class(zd[desc], polarity[desc].reset_index(drop=True))
-    trend_class = pd.Categorical(pd.Series(cls).map(TREND_CLASSES).to_numpy(dtype=object))
+    trend_class = _trend_classes(cls)
 
     def keys(name: str, rows: npt.NDArray[np.int64]) -> pd.Categorical:
         return pd.Categorical.from_codes(codes[name][rows], categories=pd.Index(uniques[name].astype(str)))
