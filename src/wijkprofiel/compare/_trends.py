@@ -113,7 +113,7 @@ def trends(
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] if frames else _empty()
 
 
-def _trend_classes(classes: npt.NDArray[np.object_]) -> pd.Categorical:
+def _trend_classes(classes: npt.NDArray[np.object_]) -> pd.Categorical[str]:
     """:data:`TREND_CLASSES` of comparison ``classes`` as a categorical (sorted categories;
     a class without a trend class is missing), mapped once per distinct class."""
     codes, names = pd.factorize(classes)
@@ -121,7 +121,7 @@ def _trend_classes(classes: npt.NDArray[np.object_]) -> pd.Categorical:
     categories = sorted({m for m in mapped if m is not None})
     position = {c: i for i, c in enumerate(categories)}
     lookup = np.array([-1 if m is None else position[m] for m in mapped] + [-1], dtype="int64")
-    return pd.Categorical.from_codes(lookup[codes], categories=categories)
+    return pd.Categorical.from_codes(lookup[codes], categories=pd.Index(categories))
 
 
 def _empty() -> pd.DataFrame:
