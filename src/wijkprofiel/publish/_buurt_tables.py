@@ -78,7 +78,8 @@ def key_summary(table: pd.DataFrame, key_indicators: list[str], latest: NDArray[
         (the value is withheld by disclosure control), and ``n_bad`` (the number of
         indicators deviating unfavourably from the gemeente).
     """
-    newest = table[_latest_mask(table) if latest is None else latest]
+    columns = ["region_code", "indicator_id", "leeftijdsgroep", "waarde", "klasse_gemeente", "onderdrukt"]
+    newest = table[columns][_latest_mask(table) if latest is None else latest]  # only what is needed, then the rows
     region, regions = pd.factorize(newest["region_code"])
     n = len(regions)
     out = pd.DataFrame(index=pd.Index(regions, name="region_code"))
@@ -95,9 +96,9 @@ def key_summary(table: pd.DataFrame, key_indicators: list[str], latest: NDArray[
         out[f"{k}__class"] = first_per_group(rows_region, classes, mine & pd.notna(classes), n)
         out[f"{k}__sup"] = np.isin(np.arange(n), rows_region[mine & withheld])
     bad = newest["klasse_gemeente"].isin(list(_UNFAVOURABLE)).to_numpy()
-    indicator = pd.factorize(newest["indicator_id"])[0]
-    pairs = np.unique(np.stack([region[bad], indicator[bad]], axis=1), axis=0)
-    out["n_bad"] = np.bincount(pairs[:, 0], minlength=n) if len(pairs) else np.zeros(n, dtype=np.int64)
+    indicator, indicators = pd.factorize(newest["indicator_id"], use_na_sentinel=False)
+    pairs = np.unique(region[bad].astype(np.int64) * len(indicators) + indicator[bad])  # distinct (region, indicator)
+    out["n_bad"] = np.bincount(pairs // max(len(indicators), 1), minlength=n) if len(pairs) else np.zeros(n, dtype=np.int64)
     return out
 
 

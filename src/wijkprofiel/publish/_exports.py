@@ -20,11 +20,12 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from xml.sax.saxutils import escape
 
-__all__ = ["csv_text", "csv_rows_vectorised", "xlsx_bytes", "xlsx_cells", "xlsx_rows_vectorised", "sheet_name"]
+__all__ = ["csv_text", "csv_rows_vectorised", "csv_blocks", "xlsx_bytes", "xlsx_cells", "xlsx_rows_vectorised",
+           "xlsx_row_blocks", "sheet_name"]
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -53,32 +54,70 @@ def _csv_field(text: str) -> str:
 
 
 def _columns_as_text(columns: Sequence[Any], number: Any, text: Any) -> list[Any]:
-    """Per column a pyarrow string array: numbers via ``number(arr)``, text via ``text(str)``
-    applied once per distinct value (dictionary encoding)."""
+    """Per column a pyarrow string array: numbers via ``number(arr)``, text via ``text(str)``;
+    both applied once per distinct value (dictionary encoding), then taken per row. Missing
+    numbers (and NaN, ±inf) and missing text stay null."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     out = []
     for col in columns:
         arr = pa.array(col, from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
         if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
             if pa.types.is_floating(arr.type):
                 arr = pc.if_else(pc.is_finite(arr), arr, pa.scalar(None, arr.type))
-            out.append(number(pc.cast(arr, pa.string())))
+            # distinct values keep their bits (0.0 and -0.0 stay apart), so each casts as before
+            enc = pc.dictionary_encode(arr)
+            mapped = number(pc.cast(enc.dictionary, pa.string()))
         else:
             enc = pc.dictionary_encode(pc.cast(arr, pa.string()))
             mapped = pa.array([None if v is None else text(v) for v in enc.dictionary.to_pylist()], pa.string())
-            out.append(pc.take(mapped, enc.indices))
+        out.append(pc.take(mapped, enc.indices))
     return out
+
+
+def _csv_lines(columns: Sequence[Any]) -> Any:
+    """CSV lines (without newline) of whole columns as a pyarrow string array."""
+    import pyarrow.compute as pc
+
+    cols = _columns_as_text(columns, lambda a: a, _csv_field)
+    return pc.binary_join_element_wise(*cols, ";", null_handling="replace", null_replacement="")
+
+
+def _joined_blocks(lines: Any, starts: Sequence[int], separator: str) -> Any:
+    """Per block ``i`` the ``lines[starts[i]:starts[i + 1]]`` joined by ``separator`` (one
+    pyarrow string per block, built without a Python string per line)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(starts, pa.int32()), lines), separator)
 
 
 def csv_rows_vectorised(columns: Sequence[Any]) -> list[str]:
     """CSV lines (without newline) for whole columns at once (pandas Series or arrow arrays)."""
-    import pyarrow.compute as pc
+    return [str(v) for v in _csv_lines(columns).to_pylist()]
 
-    cols = _columns_as_text(columns, lambda a: a, _csv_field)
-    lines = pc.binary_join_element_wise(*cols, ";", null_handling="replace", null_replacement="")
-    return [str(v) for v in lines.to_pylist()]
+
+def csv_blocks(columns: Sequence[Any], starts: Sequence[int]) -> list[str]:
+    """CSV lines of whole columns joined per block of rows.
+
+    Parameters
+    ----------
+    columns
+        The columns (pandas Series or arrow arrays), all of the same length.
+    starts
+        Row positions where the blocks start, followed by the end of the last block.
+
+    Returns
+    -------
+    list of str
+        Per block its lines separated by newlines (no newline after the last).
+    """
+    return [str(v) for v in _joined_blocks(_csv_lines(columns), starts, "\n").to_pylist()]
 
 
 # ---------------------------------------------------------------------------------- XLSX
@@ -130,37 +169,78 @@ def xlsx_cells(rows: Sequence[Sequence[Any]]) -> list[str]:
     return ["<row>" + "".join(_cell(v) for v in row) + "</row>" for row in rows]
 
 
-def xlsx_rows_vectorised(columns: Sequence[Any]) -> list[str]:
-    """Row XML for whole columns at once (numbers as number cells, the rest inline text)."""
+def _xlsx_rows(columns: Sequence[Any]) -> Any:
+    """Row XML of whole columns as a pyarrow string array (see :func:`xlsx_rows_vectorised`)."""
     import pyarrow.compute as pc
 
     def number(a: Any) -> Any:
         return pc.binary_join_element_wise("<c><v>", a, "</v></c>", "")
 
     cols = [pc.fill_null(c, "<c/>") for c in _columns_as_text(columns, number, _text_cell)]
-    rows = pc.binary_join_element_wise("<row>", *cols, "</row>", "")
-    return [str(r) for r in rows.to_pylist()]
+    return pc.binary_join_element_wise("<row>", *cols, "</row>", "")
 
 
-def xlsx_bytes(header: Sequence[str], row_xml: Sequence[str], sheet: str, *, subtitle: str | None = None) -> bytes:
+def xlsx_rows_vectorised(columns: Sequence[Any]) -> list[str]:
+    """Row XML for whole columns at once (numbers as number cells, the rest inline text)."""
+    return [str(r) for r in _xlsx_rows(columns).to_pylist()]
+
+
+def xlsx_row_blocks(columns: Sequence[Any], starts: Sequence[int]) -> list[bytes]:
+    """Row XML of whole columns (as :func:`xlsx_rows_vectorised`) per block of rows, UTF-8.
+
+    Parameters
+    ----------
+    columns
+        The columns (pandas Series or arrow arrays), all of the same length.
+    starts
+        Row positions where the blocks start, followed by the end of the last block.
+
+    Returns
+    -------
+    list of bytes
+        Per block the XML of its rows, for :func:`xlsx_bytes` (no Python string per row).
+    """
+    import pyarrow as pa
+
+    blocks = _joined_blocks(_xlsx_rows(columns), starts, "").cast(pa.binary())
+    return [bytes(b) for b in blocks.to_pylist()]
+
+
+def xlsx_bytes(header: Sequence[str], row_xml: Sequence[str] | bytes, sheet: str, *, subtitle: str | None = None) -> bytes:
     """A one-sheet XLSX workbook: optional bold title row, bold frozen header, rows from
-    :func:`xlsx_cells` or :func:`xlsx_rows_vectorised`; column widths from the header."""
-    top = 2 if subtitle else 1
+    :func:`xlsx_cells` or :func:`xlsx_rows_vectorised` (or their XML as UTF-8 bytes, from
+    :func:`xlsx_row_blocks`); column widths from the header."""
+    head = _sheet_start(tuple(header), 2 if subtitle else 1)
+    if subtitle:
+        head += "<row>" + _cell(subtitle, ' s="1"') + "</row>"
+    head += _header_row(tuple(header))
+    rows = row_xml if isinstance(row_xml, bytes) else "".join(row_xml).encode("utf-8")
+    sheet_xml = b"".join((head.encode("utf-8"), rows, b"</sheetData></worksheet>"))
+    return _zip([m if m is not None else _workbook_member(sheet) if n == "xl/workbook.xml" else _Member.of(n, sheet_xml, _SHEET_LEVEL)
+                 for n, m in _fixed_members()])
+
+
+@lru_cache(maxsize=64)
+def _sheet_start(header: tuple[str, ...], top: int) -> str:
+    """The sheet XML before the first row: frozen panes above row ``top + 1``, column widths."""
     widths = "".join(f'<col min="{i}" max="{i}" width="{min(max(len(h) + 2, 10), 45)}" customWidth="1"/>'
                      for i, h in enumerate(header, start=1))
-    lines = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}">'
-             f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{top}" topLeftCell="A{top + 1}" '
-             f'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><cols>{widths}</cols><sheetData>']
-    if subtitle:
-        lines.append("<row>" + _cell(subtitle, ' s="1"') + "</row>")
-    lines.append("<row>" + "".join(_cell(h, ' s="1"') for h in header) + "</row>")
-    lines.extend(row_xml)
-    lines.append("</sheetData></worksheet>")
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}">'
+            f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{top}" topLeftCell="A{top + 1}" '
+            f'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><cols>{widths}</cols><sheetData>')
+
+
+@lru_cache(maxsize=64)
+def _header_row(header: tuple[str, ...]) -> str:
+    return "<row>" + "".join(_cell(h, ' s="1"') for h in header) + "</row>"
+
+
+@lru_cache(maxsize=1024)
+def _workbook_member(sheet: str) -> _Member:
+    """The deflated workbook part naming the sheet (one per sheet name)."""
     workbook = dict(_template_parts())["xl/workbook.xml"].replace(
         b'name="Blad1"', f'name="{escape(sheet_name(sheet), {chr(34): "&quot;"})}"'.encode())
-    sheet_xml = "".join(lines).encode("utf-8")
-    return _zip([m if m is not None else _Member.of(n, workbook) if n == "xl/workbook.xml" else _Member.of(n, sheet_xml, _SHEET_LEVEL)
-                 for n, m in _fixed_members()])
+    return _Member.of("xl/workbook.xml", workbook)
 
 
 class _Member:

@@ -4,6 +4,7 @@ gemeente, a sortable table (HTML) and the same table as rows for CSV/XLSX."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,32 +48,65 @@ def gemeente_overview_html(
     tuple
         ``(html, rows, header)``.
     """
-    labels = dict(zip(indicators["indicator_id"].astype(str), indicators["label_nl"].astype(str), strict=True))
-    units = dict(zip(indicators["indicator_id"].astype(str), indicators["unit"].astype(str), strict=True))
+    ids = indicators["indicator_id"].astype(str).tolist()
+    labels = dict(zip(ids, indicators["label_nl"].astype(str).tolist(), strict=True))
+    units = dict(zip(ids, indicators["unit"].astype(str).tolist(), strict=True))
     keys = [k for k in key_indicators if k in labels]
     header = ["wijk", "code", "op_kaart", *[f"{k} (18+)" for k in keys], "ongunstig_tov_gemeente", "grootste_afwijkingen"]
-    rows: list[list[Any]] = []
-    body: list[str] = []
-    for w in wijken:
-        s = summary.loc[w["code"]] if w["code"] in summary.index else None
-        cells = [f'<th scope="row" class="l" data-s="{html.escape(w["name"])}"><a href="{html.escape(w["code"])}.html">{html.escape(w["name"])}</a></th>',
-                 f'<td class="l">{html.escape(w["code"])}</td><td class="l">{"ja" if w["has_geo"] else "nee"}</td>']
-        row: list[Any] = [w["name"], w["code"], "ja" if w["has_geo"] else "nee"]
-        for k in keys:
-            v = None if s is None or _nan(s[k]) else float(s[k])
-            klass = str(s[f"{k}__class"]) if s is not None and isinstance(s[f"{k}__class"], str) else "not_compared"
-            cells.append(f'<td data-s="{"" if v is None else v}" class="k-{_e(klass)}">{_fmt([np.nan if v is None else v], unit_digits(units[k]))[0]}'
+    found, column = _summary_rows(summary, [w["code"] for w in wijken])
+    rows: list[list[Any]] = [[w["name"], w["code"], "ja" if w["has_geo"] else "nee"] for w in wijken]
+    body: list[list[str]] = [
+        [f'<th scope="row" class="l" data-s="{html.escape(w["name"])}"><a href="{html.escape(w["code"])}.html">{html.escape(w["name"])}</a></th>',
+         f'<td class="l">{html.escape(w["code"])}</td><td class="l">{"ja" if w["has_geo"] else "nee"}</td>']
+        for w in wijken]
+    for k in keys:  # one key indicator (a column) for all wijken at once
+        values: list[float | None] = [None if not ok or _nan(v) else float(v) for ok, v in zip(found, column(k), strict=True)]
+        texts = _fmt(np.array([np.nan if v is None else v for v in values], dtype="float64"), unit_digits(units[k]))
+        for cells, row, ok, v, klass, text in zip(body, rows, found, values, column(f"{k}__class"), texts, strict=True):
+            klass = str(klass) if ok and isinstance(klass, str) else "not_compared"
+            cells.append(f'<td data-s="{"" if v is None else v}" class="k-{_e(klass)}">{text}'
                          f' <span class="mk" title="{_e(CLASS_LABELS_NL.get(klass, ""))}">{_e(CLASS_MARKS.get(klass, "?"))}</span></td>')
             row.append(v)
-        n_bad = 0 if s is None else int(s["n_bad"])
-        prio = "" if s is None else str(s["priorities"])
+    for cells, row, ok, bad, top in zip(body, rows, found, column("n_bad"), column("priorities"), strict=True):
+        n_bad = int(bad) if ok else 0
+        prio = str(top) if ok else ""
         cells.append(f'<td data-s="{n_bad}">{n_bad}</td><td class="l">{html.escape(prio)}</td>')
-        rows.append([*row, n_bad, prio])
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        row.extend([n_bad, prio])
     marks = [(CLASS_MARKS[c], CLASS_LABELS_NL[c]) for c in ("much_worse", "worse", "similar", "better", "much_better", "not_compared")]
     page = template("gemeente.html.j2").render(
         code=code, name=name, indeling_year=indeling_year, map_href=map_href, buurt_href=buurt_href, buurten_href=buurten_href,
         static_href=static_href,
-        keys=[labels[k] for k in keys], rows=Markup("\n".join(body)), n=len(wijken), sources=sources,
+        keys=[labels[k] for k in keys], rows=Markup("\n".join("<tr>" + "".join(cells) + "</tr>" for cells in body)),
+        n=len(wijken), sources=sources,
         descriptive_note=DESCRIPTIVE_NOTE, marks=marks, generated=generated)
     return page, rows, header
+
+
+class _SummaryValues:
+    """A :func:`wijk_summary` as Python values: per column its values, per region code its row."""
+
+    def __init__(self, summary: pd.DataFrame) -> None:
+        self.summary = summary
+        self.row = {code: i for i, code in enumerate(summary.index.tolist())}
+        self.columns = {name: summary[name].tolist() for name in summary.columns}
+
+
+#: the summary read last: the overview of every gemeente of a publication reads the same
+#: frame (which is not changed in between), so it is turned into Python values once
+_last_summary: list[_SummaryValues] = []
+
+
+def _summary_rows(summary: pd.DataFrame, codes: list[str]) -> tuple[list[bool], Callable[[str], list[Any]]]:
+    """Per code whether ``summary`` has a row for it, and a function giving a column's
+    values per code (as Python values; None where the code has no row)."""
+    values = _last_summary[0] if _last_summary else None
+    if values is None or values.summary is not summary:
+        values = _SummaryValues(summary)
+        _last_summary[:] = [values]
+    rows = [values.row.get(c, -1) for c in codes]
+
+    def column(name: str) -> list[Any]:
+        column_values = values.columns[name]
+        return [column_values[r] if r >= 0 else None for r in rows]
+
+    return [r >= 0 for r in rows], column

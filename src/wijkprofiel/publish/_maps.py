@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,13 @@ class SeriesTable:
 
     def columns(self, codes: list[str]) -> NDArray[np.int64]:
         """Column positions of ``codes`` (−1 where a region has no comparison rows)."""
-        return pd.Index(self.codes).get_indexer(pd.Index(codes)).astype(np.int64)
+        position = self._positions
+        return np.array([position.get(c, -1) for c in codes], dtype=np.int64)
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        """Region code → its column (looked up once per table, not per map page)."""
+        return {c: i for i, c in enumerate(self.codes)}
 
 
 def _take(matrix: NDArray[Any], cols: NDArray[np.int64], fill: Any) -> NDArray[Any]:
@@ -209,7 +216,7 @@ def map_payload(
     keep = np.flatnonzero(present.any(axis=1))
     series = [table.series[s] for s in keep]
     with_gm = parents is not None
-    ind_digits = [unit_digits(str(u)) for u in ind["unit"]]
+    ind_digits = [unit_digits(str(u)) for u in ind["unit"].tolist()]
     digits = [ind_digits[ind_pos[s[0]]] for s in series]
     dig = np.array(digits, dtype=np.int64)
     value = _take(table.value, cols, np.nan)[keep]
@@ -223,10 +230,10 @@ def map_payload(
         "series": [[ind_pos[i], p, g] for i, p, g in series],
         "default_series": 0,
         "indicators": [
-            {"id": str(r.indicator_id), "label": str(r.label_nl), "unit": str(r.unit), "theme": str(r.theme),
-             "polarity": str(r.polarity), "source": sources.get(str(r.source), str(r.source)),
-             "digits": unit_digits(str(r.unit))}
-            for r in ind.itertuples()
+            {"id": str(i), "label": str(label), "unit": str(unit), "theme": str(theme), "polarity": str(polarity),
+             "source": sources.get(str(source), str(source)), "digits": unit_digits(str(unit))}
+            for i, label, unit, theme, polarity, source in zip(
+                *(ind[c].tolist() for c in ("indicator_id", "label_nl", "unit", "theme", "polarity", "source")), strict=True)
         ],
         "themes": [[k, v] for k, v in theme_labels(ind).items()],
         "groups": dict(POPULATION_GROUPS),
@@ -234,7 +241,8 @@ def map_payload(
         "val": _encode_values(value, dig, sup),
         "ci": [None] * len(series),
         "cls": [],
-        "mth": [int(m[0]) if (m == m[0]).all() else [1, encode_fixed(m.astype(np.int64), 1)] for m in mth],
+        "mth": [int(m[0]) if same else [1, encode_fixed(m.astype(np.int64), 1)]
+                for m, same in zip(mth, (mth == mth[:, :1]).all(axis=1).tolist(), strict=True)],
         "methods": [[m, "significance" if m in SIGNIFICANCE_METHODS else "descriptive"] for m in CLASS_METHODS],
         "classes": {"ids": CLASS_ORDER, "colors": [CLASS_COLORS[c] for c in CLASS_ORDER],
                     "labels": [CLASS_LABELS_NL[c] for c in CLASS_ORDER], "marks": [CLASS_MARKS[c] for c in CLASS_ORDER]},
@@ -264,7 +272,10 @@ def map_payload(
     combined = local_nl * n_cls[:, None] + np.take_along_axis(lut, cgm, axis=1) if with_gm else local_nl
     cls_widths = widths_for(np.maximum(n_cls * n_cls - 1 if with_gm else n_cls - 1, 0))
     cls_texts = encode_rows(combined, cls_widths)
-    payload["cls"] = [[np.flatnonzero(present_cls[s]).tolist(), int(cls_widths[s]), cls_texts[s]] for s in range(len(series))]
+    palette = np.nonzero(present_cls)[1].tolist()  # per series its classes, series after series
+    ends = np.cumsum(n_cls).tolist()
+    payload["cls"] = [[palette[end - n:end], int(width), text]
+                      for n, end, width, text in zip(n_cls.tolist(), ends, cls_widths, cls_texts, strict=True)]
     if with_gm and parent_names is not None and parents is not None:
         par = np.asarray(parents, dtype=np.int64)
         gm = _take(table.gemeente_value, cols, np.nan)[keep]

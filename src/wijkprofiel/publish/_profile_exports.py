@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from wijkprofiel.publish._exports import (
-    csv_rows_vectorised,
+    csv_blocks,
     csv_text,
     xlsx_bytes,
     xlsx_cells,
-    xlsx_rows_vectorised,
+    xlsx_row_blocks,
 )
 
 PROFILE_COLUMNS = [
@@ -32,19 +32,24 @@ def profile_csv(records: list[dict[str, Any]]) -> str:
 def profile_csv_texts(table: pd.DataFrame) -> dict[str, str]:
     """CSV text per region from a whole :func:`profile_table` (vectorised)."""
     header = ";".join(PROFILE_COLUMNS) + "\n"
-    lines = csv_rows_vectorised([table[c] for c in PROFILE_COLUMNS])
-    return {code: header + "\n".join(lines[a:b]) + "\n" for code, a, b in _groups(table)}
+    groups = _groups(table)
+    blocks = csv_blocks([table[c] for c in PROFILE_COLUMNS], _starts(groups)) if groups else []
+    return {code: header + block + "\n" for (code, _, _), block in zip(groups, blocks, strict=True)}
 
 
-def profile_xlsx_rows(table: pd.DataFrame) -> dict[str, list[str]]:
-    """XLSX row XML per region from a whole :func:`profile_table` (vectorised)."""
-    rows = xlsx_rows_vectorised([table[c] for c in PROFILE_COLUMNS])
-    return {code: rows[a:b] for code, a, b in _groups(table)}
+def profile_xlsx_rows(table: pd.DataFrame) -> dict[str, bytes]:
+    """XLSX row XML (UTF-8) per region from a whole :func:`profile_table` (vectorised), for
+    :func:`profile_xlsx`."""
+    groups = _groups(table)
+    blocks = xlsx_row_blocks([table[c] for c in PROFILE_COLUMNS], _starts(groups)) if groups else []
+    return {code: block for (code, _, _), block in zip(groups, blocks, strict=True)}
 
 
-def profile_xlsx(rows: list[dict[str, Any]] | list[str], title: str) -> bytes:
-    """XLSX workbook (one sheet, every period) of one region's profile: from its records or
-    from row XML of :func:`profile_xlsx_rows`."""
+def profile_xlsx(rows: list[dict[str, Any]] | list[str] | bytes, title: str) -> bytes:
+    """XLSX workbook (one sheet, every period) of one region's profile: from its records, or
+    from row XML (of :func:`profile_xlsx_rows`, or as from :func:`xlsx_rows_vectorised`)."""
+    if isinstance(rows, bytes):
+        return xlsx_bytes(PROFILE_COLUMNS, rows, "Profiel", subtitle=title)
     xml = [r for r in rows if isinstance(r, str)] or xlsx_cells(
         [[r.get(c) for c in PROFILE_COLUMNS] for r in rows if isinstance(r, dict)])
     return xlsx_bytes(PROFILE_COLUMNS, xml, "Profiel", subtitle=title)
@@ -62,8 +67,14 @@ def table_xlsx(header: list[str], rows: list[list[Any]], sheet: str) -> bytes:
 
 def _groups(table: pd.DataFrame) -> list[tuple[str, int, int]]:
     """``(region_code, start, stop)`` of the consecutive blocks of a table sorted by region."""
-    codes = table["region_code"].to_numpy(dtype=str)
+    codes, regions = pd.factorize(table["region_code"], use_na_sentinel=False)
     if not len(codes):
         return []
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    return [(str(codes[a]), int(a), int(b)) for a, b in zip(starts, np.r_[starts[1:], len(codes)], strict=True)]
+    names = [str(r) for r in np.asarray(regions, dtype=object)[codes[starts]].tolist()]
+    return list(zip(names, starts.tolist(), np.r_[starts[1:], len(codes)].tolist(), strict=True))
+
+
+def _starts(groups: list[tuple[str, int, int]]) -> list[int]:
+    """Where the blocks of :func:`_groups` start, followed by the end of the last."""
+    return [a for _, a, _ in groups] + [groups[-1][2]]

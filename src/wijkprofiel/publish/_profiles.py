@@ -10,13 +10,12 @@ numbers are formatted here).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from markupsafe import Markup
 from numpy.typing import NDArray
 
@@ -52,7 +51,7 @@ from wijkprofiel.publish._profile_priorities import (
 )
 from wijkprofiel.publish._spine_charts import (
     Spine,
-    _coord,
+    _sparklines,
     _spines,
     spine_stats,
     spine_svg,
@@ -70,9 +69,9 @@ __all__ = [
 #: indicators shown as columns on a gemeente's overview of its wijken (18+, latest period)
 KEY_INDICATORS = ["ervaren_gezondheid_goed", "overgewicht", "roker", "risico_angst_depressie_hoog", "eenzaam",
                   "moeite_met_rondkomen"]
-_NUMERIC = ["waarde", "gemeente", "nederland", "verschil_gemeente", "verschil_nederland", "index_nederland",
-            "ondergrens_95", "bovengrens_95"]
 _GROUP_ID = {v: k for k, v in POPULATION_GROUPS.items()}
+#: the texts of a flag (position 0: false, 1: true)
+_YES_NO = pd.Series(["nee", "ja"])
 
 
 # ------------------------------------------------------------------------------ tables
@@ -81,44 +80,88 @@ def profile_table(rows: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
     """Comparison rows as profile tables (Dutch columns, theme order), for one or many regions.
 
     Vectorised: build it once for all wijken. ``rows`` may carry ``ci_lower``/``ci_upper``.
+    Rows are ordered by region, theme, indicator, period and population group (stable,
+    missing last, as ``DataFrame.sort_values``); labels are looked up once per distinct
+    indicator and group and then taken per row.
     """
     ind = indicators.set_index(indicators["indicator_id"].astype(str))
     iid = rows["indicator_id"].astype(str)
     themes = theme_labels(indicators)
-    theme_pos = {k: i for i, k in enumerate(themes)}
     codes, uniq = pd.factorize(iid)  # map the few distinct indicators, then take per row
     per_ind = pd.Series(uniq, dtype=iid.dtype)
-    t = rows.assign(indicator_id=iid, _t=_take_mapped(per_ind.map(ind["theme"]).map(theme_pos), codes, rows.index),
-                    _o=_take_mapped(per_ind.map({k: i for i, k in enumerate(ind.index)}), codes, rows.index),
-                    _i=codes).sort_values(["region_code", "_t", "_o", "period", "population_group"], kind="stable")
-    nan = pd.Series(np.nan, index=t.index)
-    ti = t["_i"].to_numpy()
-    group = t["population_group"].astype(str)
-    g_codes, g_uniq = pd.factorize(group)
-    out = pd.DataFrame({
-        "region_code": t["region_code"].astype(str),
-        "thema": _take_mapped(per_ind.map(ind["theme"]).map(themes), ti, t.index),
-        "indicator_id": t["indicator_id"],
-        "indicator": _take_mapped(per_ind.map(ind["label_nl"]), ti, t.index),
-        "eenheid": _take_mapped(per_ind.map(ind["unit"]), ti, t.index),
-        "periode": t["period"].astype(int),
-        "leeftijdsgroep": _take_mapped(pd.Series(g_uniq, dtype=group.dtype).map(POPULATION_GROUPS), g_codes, t.index),
-        "waarde": t["value"], "gemeente": t["gemeente_value"], "nederland": t["nl_value"],
-        "verschil_gemeente": t["diff_gemeente"], "verschil_nederland": t["diff_nl"], "index_nederland": t["index_nl"],
-        "klasse_gemeente": t["class_gemeente"].astype(str), "klasse_nederland": t["class_nl"].astype(str),
-        "methode": t["class_method"].astype(str),
-        "ondergrens_95": t["ci_lower"] if "ci_lower" in t else nan,
-        "bovengrens_95": t["ci_upper"] if "ci_upper" in t else nan,
+    theme_of = per_ind.map(ind["theme"])
+    group = rows["population_group"].astype(str)
+    g_codes, g_labels = pd.factorize(group)
+    order = _stable_order([
+        _rank(pd.factorize(rows["region_code"])), _rank((codes, theme_of.map({k: i for i, k in enumerate(themes)}))),
+        _rank((codes, per_ind.map({k: i for i, k in enumerate(ind.index)}))), _rank(pd.factorize(rows["period"])),
+        _rank(pd.factorize(rows["population_group"]))])
+    ti = codes[order]
+    nan = np.full(len(rows), np.nan)
+
+    def number(column: str) -> NDArray[np.float64]:
+        return np.asarray(pd.to_numeric(rows[column], errors="coerce").astype("float64").round(2), dtype=np.float64)[order]
+
+    return pd.DataFrame({
+        "region_code": _taken(rows["region_code"].astype(str), order),
+        "thema": _labels(theme_of.map(themes), ti),
+        "indicator_id": _taken(iid, order),
+        "indicator": _labels(per_ind.map(ind["label_nl"]), ti),
+        "eenheid": _labels(per_ind.map(ind["unit"]), ti),
+        "periode": rows["period"].astype(int).to_numpy()[order],
+        "leeftijdsgroep": _labels(pd.Series(g_labels, dtype=group.dtype).map(POPULATION_GROUPS), g_codes[order]),
+        "waarde": number("value"), "gemeente": number("gemeente_value"), "nederland": number("nl_value"),
+        "verschil_gemeente": number("diff_gemeente"), "verschil_nederland": number("diff_nl"),
+        "index_nederland": number("index_nl"),
+        "klasse_gemeente": _taken(rows["class_gemeente"].astype(str), order),
+        "klasse_nederland": _taken(rows["class_nl"].astype(str), order),
+        "methode": _taken(rows["class_method"].astype(str), order),
+        "ondergrens_95": number("ci_lower") if "ci_lower" in rows else nan,
+        "bovengrens_95": number("ci_upper") if "ci_upper" in rows else nan,
         # 'ja': the value is withheld (based on fewer than the disclosure threshold)
-        "onderdrukt": np.where(t["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool), "ja", "nee")
-        if "suppressed" in t else "nee",
+        "onderdrukt": _yes_no(rows, "suppressed", order),
         # 'ja': published only per gemeente (e.g. Vektis, Waarstaatjegemeente): no value for the wijk itself
-        "alleen_gemeente": np.where(t["alleen_gemeente"].astype("boolean").fillna(False).to_numpy(dtype=bool), "ja", "nee")
-        if "alleen_gemeente" in t else "nee",
-    })
-    for col in _NUMERIC:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64").round(2)
-    return out.reset_index(drop=True)
+        "alleen_gemeente": _yes_no(rows, "alleen_gemeente", order),
+    }, index=pd.RangeIndex(len(rows)))
+
+
+def _rank(coded: tuple[NDArray[np.intp], Any]) -> tuple[NDArray[np.intp], int]:
+    """Sort ranks of coded values: from ``(codes, uniques)`` (as ``pd.factorize``; code −1 =
+    missing) per value its rank among the uniques as ``sort_values`` orders them, missing
+    last; and the number of ranks."""
+    codes, uniques = coded
+    position, _ = pd.factorize(pd.Series(uniques), sort=True)
+    ranks = np.append(np.where(position < 0, len(uniques), position), len(uniques))
+    return ranks[np.where(codes < 0, len(uniques), codes)], len(uniques) + 1
+
+
+def _stable_order(keys: list[tuple[NDArray[np.intp], int]]) -> NDArray[np.intp]:
+    """The stable order of rows by ``keys`` (``(ranks, number of ranks)``, most significant
+    first): one sort of a combined integer key where it fits in 63 bits, else ``np.lexsort``."""
+    if math.prod(n for _, n in keys) >= 2**62:
+        return np.lexsort([ranks for ranks, _ in reversed(keys)])
+    key = np.zeros(len(keys[0][0]), dtype=np.int64)
+    for ranks, n in keys:
+        key = key * n + ranks
+    return np.argsort(key, kind="stable")
+
+
+def _taken(values: pd.Series, positions: NDArray[np.intp]) -> Any:
+    """The values at ``positions`` (same dtype; without the Series index)."""
+    return values.array.take(positions)
+
+
+def _labels(per_code: pd.Series, codes: NDArray[np.intp]) -> Any:
+    """Per row the label of its code (``per_code``: one label per code; missing for code −1)."""
+    return per_code.array.take(codes, allow_fill=True)
+
+
+def _yes_no(rows: pd.DataFrame, column: str, order: NDArray[np.intp]) -> Any:
+    """'ja'/'nee' per row (in ``order``) of a boolean column ('nee' where missing or absent)."""
+    if column not in rows:
+        return _YES_NO.array.take(np.zeros(len(order), dtype=np.intp))
+    flags = rows[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return _YES_NO.array.take(flags[order].astype(np.intp))
 
 
 def gemeente_level_rows(comp: pd.DataFrame, parent: dict[str, str]) -> pd.DataFrame:
@@ -135,11 +178,10 @@ def gemeente_level_rows(comp: pd.DataFrame, parent: dict[str, str]) -> pd.DataFr
         return comp.iloc[0:0].assign(alleen_gemeente=pd.Series(dtype=bool))
     gm = gm.sort_values("period").drop_duplicates(["region_code", "indicator_id", "population_group"], keep="last")
     wijk = comp[(comp["level"] == "wijk") & comp["region_code"].isin(set(parent))]
-    have = set(zip(wijk["region_code"], wijk["indicator_id"], wijk["population_group"], strict=True))
     links = pd.DataFrame({"wijk": list(parent), "gemeentecode": list(parent.values())})
     rows = links.merge(gm, left_on="gemeentecode", right_on="region_code")
-    keep = [(w, i, g) not in have for w, i, g in zip(rows["wijk"], rows["indicator_id"], rows["population_group"], strict=True)]
-    rows = rows[keep]
+    rows = rows[~_has_row(rows[["wijk", "indicator_id", "population_group"]],
+                          wijk[["region_code", "indicator_id", "population_group"]])]
     nan = np.full(len(rows), np.nan)
     out = rows.drop(columns=["region_code", "gemeentecode"]).rename(columns={"wijk": "region_code"}).assign(
         level="wijk", gemeente_value=rows["value"].to_numpy(), value=nan, diff_gemeente=nan, diff_nl=nan,
@@ -153,9 +195,26 @@ def gemeente_level_rows(comp: pd.DataFrame, parent: dict[str, str]) -> pd.DataFr
     return out[[*comp.columns, "alleen_gemeente"]]
 
 
-def _take_mapped(mapped: pd.Series, codes: NDArray[np.intp], index: pd.Index) -> pd.Series:
-    """Per row the value of its distinct key (``mapped`` is indexed by factorize codes)."""
-    return mapped.take(codes).set_axis(index)
+def _has_row(rows: pd.DataFrame, other: pd.DataFrame) -> NDArray[np.bool_]:
+    """Per row of ``rows`` whether ``other`` has a row with the same values (columns matched
+    by position; missing values equal each other)."""
+    codes = _row_codes([pd.concat([rows[a], other[b]], ignore_index=True)
+                        for a, b in zip(rows.columns, other.columns, strict=True)])
+    return np.isin(codes[:len(rows)], codes[len(rows):])
+
+
+def _row_codes(columns: list[pd.Series]) -> NDArray[np.intp]:
+    """One integer per row, equal exactly where the rows' values in ``columns`` are (missing
+    values equal each other).
+
+    Each column is coded (``pd.factorize``) and combined with the code so far, so no Python
+    tuple is built per row.
+    """
+    key = np.zeros(len(columns[0]) if columns else 0, dtype=np.intp)
+    for column in columns:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        key, _ = pd.factorize(key * len(uniques) + codes)  # dense again: the next product cannot overflow
+    return key
 
 
 def split_records(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -180,43 +239,21 @@ def _mapped(series: pd.Series, make: Any) -> NDArray[np.object_]:
 # ------------------------------------------------------------------------------ charts
 
 
-def _trends(latest: pd.DataFrame, table: pd.DataFrame, digits: NDArray[np.int64]) -> NDArray[np.object_]:
-    """Per latest row: a sparkline of the values per wave and the values as text."""
-    keys = ["region_code", "indicator_id", "leeftijdsgroep"]
-    waves = table.set_index([*keys, "periode"])["waarde"].unstack("periode")
-    periods = np.array(waves.columns, dtype=np.int64)
-    v = waves.reindex(pd.MultiIndex.from_frame(latest[keys])).to_numpy(dtype="float64")
-    ok = ~np.isnan(v)
-    n = ok.sum(axis=1)
-    p = np.where(ok, periods[None, :], np.nan)
-    pmin, pmax = np.nanmin(np.where(ok, p, np.inf), axis=1), np.nanmax(np.where(ok, p, -np.inf), axis=1)
-    vmin, vmax = np.nanmin(np.where(ok, v, np.inf), axis=1), np.nanmax(np.where(ok, v, -np.inf), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xs = _coord(2 + 40 * (p - pmin[:, None]) / np.where(pmax > pmin, pmax - pmin, 1)[:, None])
-        ys = _coord(12 - 10 * (v - vmin[:, None]) / np.where(vmax > vmin, vmax - vmin, 1)[:, None])
-    out = np.full(len(v), "", dtype=object)
-    if not len(periods) or not n.any():
-        return out
-    # per wave the value text and the point followed by a separator (null where the row has no
-    # value), concatenated per row without the last separator (null_handling="skip" loses rows
-    # in pyarrow 26)
-    texts, points = [], []
-    for j, per in enumerate(periods):
-        missing = ~ok[:, j]
-        texts.append(pc.binary_join_element_wise(
-            f"’{per % 100:02d} ", pa.array(_fmt(v[:, j], digits), pa.string(), mask=missing), " · ", ""))
-        points.append(pc.binary_join_element_wise(pa.array(xs[:, j], pa.string(), mask=missing), ",",
-                                                  pa.array(ys[:, j], pa.string(), mask=missing), " ", ""))
+def _waves(table: pd.DataFrame, latest_rows: NDArray[np.intp]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The periods of ``table`` (ascending) and per latest row (its position in ``table``)
+    the value of its series (region, indicator, group) in each period (NaN where none)."""
+    series = _row_codes([table["region_code"], table["indicator_id"], table["leeftijdsgroep"]])
+    periods, wave = np.unique(table["periode"].to_numpy(dtype=np.int64), return_inverse=True)
+    grid = np.full((series.max() + 1 if len(series) else 0, len(periods)), np.nan)
+    grid[series, wave] = table["waarde"].to_numpy(dtype="float64")
+    return periods, grid[series[latest_rows]]
 
-    def concat(parts: list[Any], sep: str) -> Any:
-        joined = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
-        return pc.utf8_slice_codeunits(joined, 0, -len(sep))
 
-    span = pc.binary_join_element_wise('<span class="tr">', concat(texts, " · "), "</span>", "")
-    svg = pc.binary_join_element_wise('<svg class="sl" viewBox="0 0 44 14" aria-hidden="true"><polyline points="',
-                                      concat(points, " "), '"/></svg> ', span, "")
-    text = pc.if_else(pa.array(n >= 2), svg, span)
-    return np.where(n > 0, np.array(text.to_pylist(), dtype=object), out)
+def _trends(table: pd.DataFrame, latest_rows: NDArray[np.intp], digits: NDArray[np.int64]) -> NDArray[np.object_]:
+    """Per latest row (its position in ``table``): a sparkline of the values per wave and the
+    values as text."""
+    periods, values = _waves(table, latest_rows)
+    return _sparklines(values, periods, digits)
 
 
 # ---------------------------------------------------------------------------- priorities
@@ -235,47 +272,61 @@ def _class_cell(key: str) -> str:
             f"{_e(CLASS_LABELS_NL.get(klass, klass))}{star}</td>")
 
 
-def _rows_html(table: pd.DataFrame, latest: pd.DataFrame, spine: Spine, level_label: str) -> NDArray[np.object_]:
-    """Table rows (with theme headings) of every latest row, in page order."""
-    digits = latest["eenheid"].map(unit_digits).to_numpy(dtype=np.int64)
-    f = {c: _fmt(latest[c], digits) for c in ("waarde", "gemeente", "nederland", "ondergrens_95", "bovengrens_95")}
-    d_gm, d_nl = _fmt(latest["verschil_gemeente"], digits, True), _fmt(latest["verschil_nederland"], digits, True)
-    has_ci = latest["ondergrens_95"].notna().to_numpy() & latest["bovengrens_95"].notna().to_numpy()
+def _digits(units: pd.Series) -> NDArray[np.int64]:
+    """Decimals per row for its unit (:func:`unit_digits` once per distinct unit)."""
+    codes, uniques = pd.factorize(units, use_na_sentinel=False)
+    return np.array([unit_digits(u) for u in uniques.tolist()], dtype=np.int64)[codes]
+
+
+def _rows_html(table: pd.DataFrame, latest: pd.DataFrame, latest_rows: NDArray[np.intp], spine: Spine,
+               level_label: str) -> NDArray[np.object_]:
+    """Table rows (with theme headings) of every latest row (``latest``: the rows of ``table``
+    at ``latest_rows``), in page order."""
+    digits = _digits(latest["eenheid"])
+    f = {c: _fmt(latest[c], digits).tolist() for c in ("waarde", "gemeente", "nederland", "ondergrens_95", "bovengrens_95")}
+    d_gm, d_nl = _fmt(latest["verschil_gemeente"], digits, True).tolist(), _fmt(latest["verschil_nederland"], digits, True).tolist()
+    has_ci = (latest["ondergrens_95"].notna().to_numpy() & latest["bovengrens_95"].notna().to_numpy()).tolist()
     label = _mapped(latest["indicator"] + "\x00" + latest["leeftijdsgroep"].fillna(""),
-                    lambda s: '<th scope="row" class="l">{}<br><span class="grp">{}, '.format(*map(_e, s.split("\x00"))))
-    c_gm = _mapped(latest["klasse_gemeente"] + "|" + latest["methode"], _class_cell)
-    c_nl = _mapped(latest["klasse_nederland"] + "|" + latest["methode"], _class_cell)
+                    lambda s: '<th scope="row" class="l">{}<br><span class="grp">{}, '.format(*map(_e, s.split("\x00")))).tolist()
+    c_gm = _mapped(latest["klasse_gemeente"] + "|" + latest["methode"], _class_cell).tolist()
+    c_nl = _mapped(latest["klasse_nederland"] + "|" + latest["methode"], _class_cell).tolist()
     keys = pd.MultiIndex.from_arrays([latest["indicator_id"], latest["periode"], latest["leeftijdsgroep"].map(_GROUP_ID)])
     stats_index = pd.MultiIndex.from_tuples(list(spine), names=["i", "p", "g"]) if spine else None
     stats = (pd.DataFrame(list(spine.values()), index=stats_index).reindex(keys).to_numpy(dtype="float64")
              if stats_index is not None else np.full((len(latest), 5), np.nan))
     charts = _spines(stats, latest["waarde"].to_numpy(dtype="float64"), latest["gemeente"].to_numpy(dtype="float64"),
                      latest["nederland"].to_numpy(dtype="float64"), latest["klasse_nederland"].to_numpy(dtype=object),
-                     digits, level_label.lower())
-    trends = _trends(latest, table, digits)
+                     digits, level_label.lower()).tolist()
+    trends = _trends(table, latest_rows, digits).tolist()
     theme_key = (latest["region_code"] + "\x00" + latest["thema"].fillna("")).to_numpy(dtype=object)
-    first = np.r_[True, theme_key[1:] != theme_key[:-1]]
-    last = np.r_[theme_key[1:] != theme_key[:-1], True]
+    first = np.r_[True, theme_key[1:] != theme_key[:-1]].tolist()
+    last = np.r_[theme_key[1:] != theme_key[:-1], True].tolist()
     head = _template("profile_thead.html.j2").render(level_label=level_label)
-    theme = latest["thema"].fillna("").to_numpy(dtype=object)
-    periods = latest["periode"].to_numpy(dtype=np.int64)
-    suppressed = (latest["onderdrukt"].to_numpy(dtype=object) == "ja") if "onderdrukt" in latest else np.zeros(len(latest), bool)
+    theme = latest["thema"].fillna("").tolist()
+    periods = latest["periode"].to_numpy(dtype=np.int64).tolist()
+    suppressed = ((latest["onderdrukt"].to_numpy(dtype=object) == "ja") if "onderdrukt" in latest
+                  else np.zeros(len(latest), bool)).tolist()
     gemeente_only = ((latest["alleen_gemeente"].to_numpy(dtype=object) == "ja") if "alleen_gemeente" in latest
-                     else np.zeros(len(latest), bool))
+                     else np.zeros(len(latest), bool)).tolist()
     out = np.empty(len(latest), dtype=object)
-    for i in range(len(latest)):
-        if suppressed[i]:  # withheld: say so instead of "no data"
-            value = f'<span class="sup" title="{_SUPPRESSED_TITLE}">onderdrukt</span>'
-            c_gm[i] = c_nl[i] = _SUPPRESSED_CELL
-        elif gemeente_only[i]:
-            value = '<span class="gmo">alleen per gemeente</span>'
-        else:
-            value = f["waarde"][i] + (f'<br><span class="ci">{f["ondergrens_95"][i]}–{f["bovengrens_95"][i]}</span>' if has_ci[i] else "")
-        out[i] = ((f"<h2>{_e(theme[i])}</h2>\n<table>{head}<tbody>\n" if first[i] else "")
-                  + f"<tr>{label[i]}{periods[i]}</span></th><td>{value}</td><td>{f['gemeente'][i]}</td><td>{f['nederland'][i]}</td>"
-                  f"<td>{d_gm[i]}</td><td>{d_nl[i]}</td>{c_gm[i]}{c_nl[i]}<td class=\"c\">{charts[i]}</td>"
-                  f'<td class="l">{trends[i]}</td></tr>\n' + ("</tbody></table>\n" if last[i] else ""))
+    out[:] = [
+        (f"<h2>{_e(th)}</h2>\n<table>{head}<tbody>\n" if fi else "")
+        + f"<tr>{lab}{per}</span></th><td>{_value_cell(sup, gmo, ci, v, lo, hi)}</td><td>{gm}</td><td>{nl}</td>"
+        f"<td>{dg}</td><td>{dn}</td>{_SUPPRESSED_CELL if sup else cg}{_SUPPRESSED_CELL if sup else cn}"
+        f'<td class="c">{chart}</td><td class="l">{trend}</td></tr>\n' + ("</tbody></table>\n" if la else "")
+        for fi, la, th, lab, per, sup, gmo, ci, v, lo, hi, gm, nl, dg, dn, cg, cn, chart, trend in zip(
+            first, last, theme, label, periods, suppressed, gemeente_only, has_ci, f["waarde"], f["ondergrens_95"],
+            f["bovengrens_95"], f["gemeente"], f["nederland"], d_gm, d_nl, c_gm, c_nl, charts, trends, strict=True)]
     return out
+
+
+def _value_cell(suppressed: bool, gemeente_only: bool, has_ci: bool, value: str, lower: str, upper: str) -> str:
+    """The value cell's content: the value (with its interval), or why there is none."""
+    if suppressed:  # withheld: say so instead of "no data"
+        return f'<span class="sup" title="{_SUPPRESSED_TITLE}">onderdrukt</span>'
+    if gemeente_only:
+        return '<span class="gmo">alleen per gemeente</span>'
+    return value + (f'<br><span class="ci">{lower}–{upper}</span>' if has_ci else "")
 
 
 def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_year: int, sources: list[str],
@@ -301,9 +352,9 @@ def profile_pages(table: pd.DataFrame, pages: list[dict[str, Any]], *, indeling_
     tuple
         ``(code, html)`` in the order of ``pages``.
     """
-    mask = _latest_mask(table)
-    latest = table[mask].reset_index(drop=True)
-    rows = _rows_html(table, latest, spine or {}, level_label)
+    latest_rows = np.flatnonzero(_latest_mask(table))
+    latest = table.iloc[latest_rows].reset_index(drop=True)
+    rows = _rows_html(table, latest, latest_rows, spine or {}, level_label)
     blocks = {code: (a, b) for code, a, b in _groups(latest)}
     prio = _priority_items(_priority_frame(latest))
     descriptive = (table["methode"] == "descriptive_z").groupby(table["region_code"]).all().to_dict()
