@@ -7,9 +7,13 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wijkprofiel.errors import ConfigError, PublishError
+
+if TYPE_CHECKING:
+    from wijkprofiel.publish._maps import SeriesTable
+    from wijkprofiel.publish._steps import Geometry, Shared
 
 _WORK = ".work"
 
@@ -87,3 +91,33 @@ def _load(path: Path) -> Any:
         raise PublishError(msg)
     with path.open("rb") as fh:
         return pickle.load(fh)  # noqa: S301 - written by prepare_publication of this publication
+
+
+def load_shared(ctx: PublishContext) -> Shared:
+    """The names, indicators and lookups every step needs (``.work/shared.pickle``)."""
+    shared: Shared = _load(ctx.work / "shared.pickle")
+    return shared
+
+
+def load_tables(ctx: PublishContext) -> dict[str, SeriesTable]:
+    """The series tables per level (``.work/tables.pickle``)."""
+    tables: dict[str, SeriesTable] = _load(ctx.work / "tables.pickle")
+    return tables
+
+
+def load_geometry(ctx: PublishContext) -> Geometry:
+    """The prepared web geometry (``.work/geometry.pickle``)."""
+    geo: Geometry = _load(ctx.work / "geometry.pickle")
+    return geo
+
+
+def store_inputs(ctx: PublishContext, shared: Shared, tables: dict[str, SeriesTable]) -> None:
+    """Write what :func:`load_shared` and :func:`load_tables` read (creates ``.work/``)."""
+    ctx.work.mkdir()
+    _dump(ctx.work / "shared.pickle", shared)
+    _dump(ctx.work / "tables.pickle", tables)
+
+
+def store_geometry(ctx: PublishContext, geo: Geometry) -> None:
+    """Write what :func:`load_geometry` reads."""
+    _dump(ctx.work / "geometry.pickle", geo)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from wijkprofiel.errors import PublishError
-from wijkprofiel.publish._context import PublishContext, _dump, _load
+from wijkprofiel.publish._context import PublishContext, _dump, _load, load_shared, load_tables
 from wijkprofiel.publish._steps import (
     prepare_geometry,
     render_gemeente_maps,
@@ -49,8 +49,8 @@ STATIC_INLINE = 12
 class MapRun:
     """Geometry, static maps, national and gemeente maps of ``ctx`` in a second interpreter.
 
-    ``ctx.work`` must hold ``shared.pickle`` and ``tables.pickle`` (see
-    :func:`wijkprofiel.publish.prepare_publication`); this writes the context beside them
+    ``ctx.work`` must hold the shared inputs and series tables (``store_inputs``, as
+    :func:`wijkprofiel.publish.prepare_publication` writes them); this writes the context beside them
     and starts the process at once.
     """
 
@@ -100,7 +100,7 @@ def write_maps(ctx: PublishContext, on_static: Any = None) -> Tally:
     as soon as it exists (so that it can be cancelled). Returns what was written."""
     from wijkprofiel.publish._static_maps import StaticMapRun
 
-    shared, tables = _load(ctx.work / "shared.pickle"), _load(ctx.work / "tables.pickle")
+    shared, tables = load_shared(ctx), load_tables(ctx)
     geo = prepare_geometry(read_regions(ctx.db_path, ctx.indeling_year))
     selected = list(ctx.gemeenten)
     static = None
@@ -124,10 +124,7 @@ def write_maps(ctx: PublishContext, on_static: Any = None) -> Tally:
         raise
     write.finish()
     if static is not None:
-        for _rel, size in static.wait():
-            tally.files += 1
-            tally.total_bytes += size
-            tally.static_maps += 1
+        tally.add_static(static.wait())
     return tally
 
 

@@ -35,17 +35,19 @@ from wijkprofiel.errors import ConfigError, PublishError
 from wijkprofiel.publish._context import (
     PublishContext,
     PublishResult,
-    _dump,
-    _load,
+    load_geometry,
+    load_shared,
+    load_tables,
+    store_geometry,
+    store_inputs,
 )
 from wijkprofiel.publish._gis_export import GPKG_NAME, GisExportRun, gis_files, publish_gis
 from wijkprofiel.publish._index_page import write_index
 from wijkprofiel.publish._map_run import MapRun
-from wijkprofiel.publish._maps import SeriesTable, write_text_atomic
+from wijkprofiel.publish._maps import write_text_atomic
 from wijkprofiel.publish._profiles import spine_stats
 from wijkprofiel.publish._steps import (
     SOURCE_LABELS,
-    Geometry,
     Shared,
     render_gemeente_maps,
     render_national,
@@ -67,23 +69,6 @@ __all__ = [
     "prepare_publication", "prepare_geometry", "publish_national", "publish_gemeenten", "publish_profiles",
     "publish_maps", "publish_static", "publish_gis", "finish_publication", "discard_publication", "chunk_gemeenten",
 ]
-
-# ------------------------------------------------------------------- prepared files
-
-def _shared(ctx: PublishContext) -> Shared:
-    shared: Shared = _load(ctx.work / "shared.pickle")
-    return shared
-
-
-def _tables(ctx: PublishContext) -> dict[str, SeriesTable]:
-    tables: dict[str, SeriesTable] = _load(ctx.work / "tables.pickle")
-    return tables
-
-
-def _geometry(ctx: PublishContext) -> Geometry:
-    geo: Geometry = _load(ctx.work / "geometry.pickle")
-    return geo
-
 
 # ---------------------------------------------------------------------------- steps
 
@@ -147,14 +132,12 @@ def _store_inputs(ctx: PublishContext, data: dict[str, Any], shared: Shared) -> 
     """The series tables and the spine statistics; ``shared`` and the tables into ``.work/``."""
     tables = series_tables(data["comp"], data["indicators"])
     shared.spine = spine_stats(tables["wijk"])
-    ctx.work.mkdir()
-    _dump(ctx.work / "shared.pickle", shared)
-    _dump(ctx.work / "tables.pickle", tables)
+    store_inputs(ctx, shared, tables)
 
 
 def prepare_geometry(ctx: PublishContext) -> None:
     """Clean, simplify and project the national geometry once (``.work/geometry.pickle``)."""
-    _dump(ctx.work / "geometry.pickle", _prepare_geometry(read_regions(ctx.db_path, ctx.indeling_year)))
+    store_geometry(ctx, _prepare_geometry(read_regions(ctx.db_path, ctx.indeling_year)))
 
 
 def _run(ctx: PublishContext, render: Any) -> Tally:
@@ -171,7 +154,7 @@ def _run(ctx: PublishContext, render: Any) -> Tally:
 
 def publish_national(ctx: PublishContext) -> Tally:
     """The national gemeente and wijk maps (needs :func:`prepare_geometry`)."""
-    shared, tables, geo = _shared(ctx), _tables(ctx), _geometry(ctx)
+    shared, tables, geo = load_shared(ctx), load_tables(ctx), load_geometry(ctx)
     return _run(ctx, lambda write: render_national(write, shared, tables, geo, indeling_year=ctx.indeling_year,
                                                    self_contained=ctx.self_contained, published=[c for c, _ in ctx.gemeenten]))
 
@@ -180,7 +163,7 @@ def publish_profiles(ctx: PublishContext, codes: Sequence[str]) -> Tally:
     """Profiles of the wijken of ``codes`` and the gemeenten's overview pages (no geometry
     needed); reads only these wijken's rows from DuckDB."""
     gemeenten = ctx.select(codes)
-    shared = _shared(ctx)
+    shared = load_shared(ctx)
     wijken = sorted(w for c, _ in gemeenten for w in shared.wijken_of.get(c, []))
     rows = read_wijk_rows(ctx.db_path, ctx.indeling_year, wijken)
     return _run(ctx, lambda write: render_profiles(write, shared, rows, gemeenten, indeling_year=ctx.indeling_year,
@@ -191,7 +174,7 @@ def publish_profiles(ctx: PublishContext, codes: Sequence[str]) -> Tally:
 def publish_maps(ctx: PublishContext, codes: Sequence[str]) -> Tally:
     """Wijk (and buurt) maps of ``codes`` (needs :func:`prepare_geometry`)."""
     gemeenten = ctx.select(codes)
-    shared, tables, geo = _shared(ctx), _tables(ctx), _geometry(ctx)
+    shared, tables, geo = load_shared(ctx), load_tables(ctx), load_geometry(ctx)
     return _run(ctx, lambda write: render_gemeente_maps(write, shared, tables, geo, gemeenten,
                                                         indeling_year=ctx.indeling_year, self_contained=ctx.self_contained))
 
@@ -208,12 +191,9 @@ def publish_static(ctx: PublishContext, codes: Sequence[str], *, national: bool 
     tally = Tally()
     if not ctx.static_maps:
         return tally
-    jobs = static_jobs(_shared(ctx), _tables(ctx), _geometry(ctx), ctx.select(codes), national=national,
+    jobs = static_jobs(load_shared(ctx), load_tables(ctx), load_geometry(ctx), ctx.select(codes), national=national,
                        indicator=ctx.static_indicator, indeling_year=ctx.indeling_year)
-    for _rel, size in StaticMapRun(jobs, ctx.build / "static", background=background and bool(jobs), processes=1).wait():
-        tally.files += 1
-        tally.total_bytes += size
-        tally.static_maps += 1
+    tally.add_static(StaticMapRun(jobs, ctx.build / "static", background=background and bool(jobs), processes=1).wait())
     return tally
 
 
@@ -244,7 +224,7 @@ def finish_publication(ctx: PublishContext, parts: Sequence[Tally]) -> PublishRe
     """Write ``index.html`` from the steps' tallies (and the GIS files if no step wrote
     them) and swap the publication into place."""
     gis = [] if (ctx.build / GPKG_NAME).is_file() else [publish_gis(ctx)]
-    return _finish(ctx, _shared(ctx), [*parts, *gis])
+    return _finish(ctx, load_shared(ctx), [*parts, *gis])
 
 
 def _finish(ctx: PublishContext, shared: Shared, parts: Sequence[Tally]) -> PublishResult:

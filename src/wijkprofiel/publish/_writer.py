@@ -36,6 +36,13 @@ class Tally:
         self.static_maps += other.static_maps
         self.index_rows.update(other.index_rows)
 
+    def add_static(self, written: list[tuple[str, int]]) -> None:
+        """Count static maps written elsewhere (``(file, bytes)`` per file)."""
+        for _rel, size in written:
+            self.files += 1
+            self.total_bytes += size
+            self.static_maps += 1
+
 
 class Clock:
     """Logs the duration of publication stages (logger ``wijkprofiel.publish``, DEBUG)."""
