@@ -110,7 +110,9 @@ def trends(
         checked.append((p0, p1))
     table = _CodedTable(observations)
     frames = [_trend(table, regions, indicators, p0, p1) for p0, p1 in checked]
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] if frames else _empty()
+    if not frames:
+        return _empty()
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _trend_classes(classes: npt.NDArray[np.object_]) -> pd.Categorical[str]:
