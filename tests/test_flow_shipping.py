@@ -57,7 +57,7 @@ def test_serve_switches_its_dashboard_on_whatever_the_environment_says(monkeypat
     """An in-process `run` sets PREFECT_SERVER_UI_ENABLED=false in os.environ; a later
     `serve` in that process must still start its server with the dashboard (the full suite
     runs `run` before `serve`; with the inherited "false" the dashboard answered 404)."""
-    from wijkprofiel.cli import _server_env
+    from wijkprofiel._prefect_server import server_env as _server_env
 
     monkeypatch.setenv("PREFECT_SERVER_UI_ENABLED", "false")
     env = _server_env(4321)

@@ -11,14 +11,17 @@ with a source that is not current (stale or failed; its last good data is used).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from wijkprofiel import __version__
+from wijkprofiel._prefect_server import TemporaryServer, dashboard_url, start_local_server
 from wijkprofiel.config import Settings, fetched_root, raw_layers
 from wijkprofiel.errors import ConfigError, WijkprofielError
 from wijkprofiel.sources.extract import register_extract
@@ -110,41 +113,6 @@ def _prefect_defaults(ui: bool = False) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def _temporary_server_in_background() -> threading.Thread | None:
-    """Start Prefect's temporary (ephemeral) API server from a thread, so that it boots in its
-    own process while this one imports the pipeline; None when a server is configured
-    (``PREFECT_API_URL``) or the temporary one is off.
-
-    Returns once the thread has imported Prefect's server module (the server process starts
-    right after): sequentially, import, server boot and the pipeline's imports took ≈ 12 s of
-    a run on a 2-core machine. The flow's client finds the running server (Prefect keeps one
-    instance per process); if the early start failed, the client starts it again and reports
-    the error itself.
-    """
-    imported = threading.Event()
-
-    def start() -> None:
-        try:
-            from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
-
-            if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
-                return
-            from prefect.server.api.server import SubprocessASGIServer
-
-            server = SubprocessASGIServer()
-            imported.set()
-            server.start()
-        except Exception:  # noqa: BLE001, S110 - the flow's client retries and raises the error
-            pass
-        finally:
-            imported.set()
-
-    thread = threading.Thread(target=start, name="wijkprofiel-prefect-server", daemon=True)
-    thread.start()
-    imported.wait()
-    return thread
-
-
 def _catalogue_path(path: Path | None) -> str | None:
     """Validate a user catalogue at start-up (every problem named at once); its absolute path."""
     if path is None:
@@ -176,7 +144,29 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     catalogue_path = _catalogue_path(args.catalogus)
     _prefect_defaults()
-    server = _temporary_server_in_background()
+    server = TemporaryServer.start_if_needed()  # boots in its own process while the pipeline is imported
+    return _run_flow(args, settings, fetch_params, fetch_options, catalogue_path, server)
+
+
+@contextlib.contextmanager
+def _api_url(url: str, settings: contextlib.AbstractContextManager[object]) -> Iterator[None]:
+    """Prefect's API at ``url`` for this process (``settings``) and for the processes the run
+    starts (Dask workers: the environment), both as before afterwards."""
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with settings:
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = before
+
+
+def _run_flow(args: argparse.Namespace, settings: Settings, fetch_params: dict[str, dict[str, str]],
+              fetch_options: dict[str, Any], catalogue_path: str | None,
+              server: TemporaryServer | None) -> int:
     from pydantic import ValidationError
 
     from pipelines.fetch_flow import FetchOptions  # noqa: I001 - Prefect is imported only here
@@ -189,27 +179,32 @@ def _run(args: argparse.Namespace) -> int:
         msg = f"invalid fetch option(s) (--ophaal-*, --cache-geldig): {exc.errors(include_url=False)}"
         raise ConfigError(msg) from exc
 
+    api: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if server is not None:
-        import_gx_in_background()  # validation's ≈ 5 s import, largely while the server boots
-        server.join()  # the flow's client uses the started server (or starts it itself if this failed)
+        import_gx_in_background()  # validation's ≈ 5 s import, while the server boots
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        url = server.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+        api = _api_url(url, temporary_settings({PREFECT_API_URL: url}))
     started = time.perf_counter()
-    result = wijkprofiel(
-        raw_root=settings.raw_root,
-        out_root=settings.out_root,
-        gemeenten=list(settings.gemeenten) or None,
-        indeling_year=settings.indeling_year,
-        disclosure_threshold=settings.disclosure_threshold,
-        self_contained=settings.self_contained,
-        crosswalks=[str(p) for p in settings.crosswalks],
-        refresh=[s for s in args.ververs if s != "alles"] or None,
-        refresh_catalogue="alles" in args.ververs,
-        lock_wait_seconds=args.wacht,
-        fetch_params=fetch_params or None,
-        fetch_options=options,
-        dask_address=args.dask_adres,
-        dask_workers=args.dask_workers,
-        catalogue_path=catalogue_path,
-    )
+    with api:
+        result = wijkprofiel(
+            raw_root=settings.raw_root,
+            out_root=settings.out_root,
+            gemeenten=list(settings.gemeenten) or None,
+            indeling_year=settings.indeling_year,
+            disclosure_threshold=settings.disclosure_threshold,
+            self_contained=settings.self_contained,
+            crosswalks=[str(p) for p in settings.crosswalks],
+            refresh=[s for s in args.ververs if s != "alles"] or None,
+            refresh_catalogue="alles" in args.ververs,
+            lock_wait_seconds=args.wacht,
+            fetch_params=fetch_params or None,
+            fetch_options=options,
+            dask_address=args.dask_adres,
+            dask_workers=args.dask_workers,
+            catalogue_path=catalogue_path,
+        )
     seconds = time.perf_counter() - started
     sizes = result["map_sizes"]
     print()
@@ -236,92 +231,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_port(port: int) -> None:
-    """ConfigError unless ``port`` is a valid, free TCP port on 127.0.0.1."""
-    import socket
-
-    if not 1 <= port <= 65535:
-        msg = f"--poort must be between 1 and 65535, got {port}"
-        raise ConfigError(msg)
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no conflict
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError as exc:
-            msg = (f"port {port} on 127.0.0.1 is already in use ({exc.strerror}); choose another with --poort, "
-                   f"or point PREFECT_API_URL at the Prefect server that runs there")
-            raise ConfigError(msg) from exc
-
-
-def _server_env(port: int) -> dict[str, str]:
-    """Environment of the local Prefect server: API and dashboard on 127.0.0.1:``port``, the
-    dashboard's API URL set to that server (else the UI calls port 4200), the scheduler on."""
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update({
-        "PREFECT_SERVER_API_HOST": "127.0.0.1",
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_API_URL": f"{base}/api",
-        "PREFECT_UI_API_URL": f"{base}/api",
-        "PREFECT_UI_URL": base,
-        # serve exists for its dashboard: on even when the environment (e.g. an earlier
-        # `run` in the same process, which switches it off) says otherwise
-        "PREFECT_SERVER_UI_ENABLED": "true",
-    })
-    # The V1 dashboard by default: the V2 one loads Amplitude's SDK, which fetches its remote
-    # configuration from amplitude.com even with analytics switched off ("Switch to V2 UI" stays)
-    env.setdefault("PREFECT_SERVER_UI_V2_ENABLED", "false")
-    env.setdefault("PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS", "10")
-    return env
-
-
-def _start_local_server(port: int, timeout: float = 240.0) -> subprocess.Popen[bytes]:
-    """Start a local Prefect server (SQLite under PREFECT_HOME, with the scheduler and the
-    dashboard) on 127.0.0.1:``port`` and point this process at it. Prefect's ephemeral
-    server cannot schedule runs and has no dashboard, so serve needs one."""
-    import urllib.request
-
-    _check_port(port)
-    env = _server_env(port)
-    api = env["PREFECT_API_URL"]
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            msg = f"the local Prefect server exited with code {proc.returncode} while starting"
-            raise WijkprofielError(msg)
-        try:
-            with urllib.request.urlopen(f"{api}/health", timeout=2) as resp:  # noqa: S310 - loopback URL we built
-                if resp.status == 200:
-                    for key in ("PREFECT_API_URL", "PREFECT_UI_URL"):
-                        os.environ[key] = env[key]
-                    return proc
-        except OSError:
-            time.sleep(1)
-    proc.terminate()
-    msg = f"the local Prefect server did not answer on {api} within {timeout:.0f} s"
-    raise WijkprofielError(msg)
-
-
-def _dashboard_url(api_url: str) -> str:
-    """The dashboard's address for an API URL (``PREFECT_UI_URL`` if set)."""
-    ui = os.environ.get("PREFECT_UI_URL")
-    return ui or api_url.rstrip("/").removesuffix("/api")
-
-
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings(raw_root=args.raw, out_root=args.out.resolve(), gemeenten=tuple(args.gemeente))
     catalogue_path = _catalogue_path(args.catalogus)
     _prefect_defaults(ui=True)
-    server = None if os.environ.get("PREFECT_API_URL") else _start_local_server(args.poort)
+    server = None if os.environ.get("PREFECT_API_URL") else start_local_server(args.poort)
     from pipelines.wijkprofiel_flow import wijkprofiel
 
     schedule: dict[str, object] = {"interval": args.interval} if args.interval else {"cron": args.cron}
     api_url = os.environ["PREFECT_API_URL"]
     print(f"Deployment {args.naam!r} gestart ({'elke ' + str(args.interval) + ' s' if args.interval else 'cron ' + args.cron}) "
           f"op {api_url}; stop met Ctrl-C.", flush=True)
-    print(f"Dashboard: {_dashboard_url(api_url)}  (deployment wijkprofiel/{args.naam}; "
+    print(f"Dashboard: {dashboard_url(api_url)}  (deployment wijkprofiel/{args.naam}; "
           f"handmatig starten: prefect deployment run 'wijkprofiel/{args.naam}')", flush=True)
     try:
         wijkprofiel.serve(
