@@ -33,8 +33,13 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     if cli is not None:
         server = _get(b, "cli", "ephemeral_server_start", "median") or 0.0
         out.append(_target("cli_total", "`wijkprofiel run` national, fresh process incl. Prefect ephemeral server",
-                           "≤ 60 s", f"{cli:.1f} s (server start {server:.1f} s; without it {cli - server:.1f} s)",
-                           None if quick else cli <= 60))
+                           "≤ 60 s", f"{cli:.1f} s (of which {server:.1f} s from the server's start to the flow's, "
+                           "the pipeline's imports beside it)", None if quick else cli <= 60))
+    cold = _get(b, "rerun", "cold", "wall_s")
+    if cold is not None:
+        out.append(_target("rerun_cold", "`wijkprofiel run` cold (fresh process and output directory, Prefect "
+                           "included; first of the re-run series)", "≤ 60 s",
+                           f"{cold:.1f} s, {_get(b, 'rerun', 'cold', 'files')} files", None if quick else cold <= 60))
     unchanged = _get(b, "rerun", "unchanged", "wall_s")
     if unchanged is not None:
         files = _get(b, "rerun", "unchanged", "files_rewritten")
@@ -146,8 +151,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += ["", "## `wijkprofiel run` (CLI, Prefect ephemeral server)", "", cli["what"], "",
                   "| part | time |", "| --- | --- |",
                   f"| process wall (total) | {_fmt(cli['process_wall'])} |",
-                  f"| interpreter + imports until server start | {_fmt(cli['interpreter_imports'])} |",
-                  f"| **Prefect ephemeral server start** | {_fmt(cli['ephemeral_server_start'])} |",
+                  f"| interpreter until the temporary server starts | {_fmt(cli['interpreter_imports'])} |",
+                  f"| **server start → flow start** (pipeline imports beside it) | {_fmt(cli['ephemeral_server_start'])} |",
                   f"| flow (after server start) | {_fmt(cli['flow_after_server'])} |"]
         lines += [f"| task `{k}` | {_fmt(v)} |" for k, v in cli.get("tasks", {}).items()]
         lines += ["", f"_{cli.get('note', '')}_"]

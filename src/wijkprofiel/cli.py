@@ -145,6 +145,9 @@ def _run(args: argparse.Namespace) -> int:
     catalogue_path = _catalogue_path(args.catalogus)
     _prefect_defaults()
     server = TemporaryServer.start_if_needed()  # boots in its own process while the pipeline is imported
+    if server is not None:
+        print(f"Prefect: tijdelijke server gestart op {server.api_url.removesuffix('/api')} "
+              "(stopt als de run klaar is)", file=sys.stderr, flush=True)
     return _run_flow(args, settings, fetch_params, fetch_options, catalogue_path, server)
 
 
