@@ -60,11 +60,13 @@ def _run(raw: Path, out: Path, quick: bool) -> dict[str, Any]:
     after = _state(out)
     rewritten = [k for k, v in after.items() if before.get(k) != v]
     kept = re.search(r"(\d+) bestanden ongewijzigd gelaten, (\d+) nieuw of gewijzigd", proc.stdout)
+    cached = re.search(r"niet opnieuw ingelezen \(cache [^)]*\): ([^\n]+)", proc.stdout + proc.stderr)
     return {"wall_s": round(wall, 2), "files": len(after), "files_rewritten": len(rewritten),
             "maps_rewritten": sum(k.startswith("maps/") for k in rewritten),
             "reused_everything": "Niets gewijzigd sinds run" in proc.stdout,
             "publication_kept": int(kept.group(1)) if kept else None,
-            "publication_changed": int(kept.group(2)) if kept else None}
+            "publication_changed": int(kept.group(2)) if kept else None,
+            "sources_from_load_cache": [s.strip() for s in cached.group(1).split(",")] if cached else []}
 
 
 def run(work: Path, *, quick: bool) -> dict[str, Any]:
@@ -82,8 +84,9 @@ def run(work: Path, *, quick: bool) -> dict[str, Any]:
         "what": "`wijkprofiel run --raw <copy>` in a fresh process" + (f" --gemeente {QUICK_SUBSET}" if quick
                                                                       else " (all gemeenten)"),
         "cold": cold, "unchanged": unchanged, "vektis_changed": {**changed, "new_snapshot": snapshot},
-        "recomputed_after_change": ("every stage from load on (the load stage re-reads every source); the "
-                                    "publication writes only the files whose bytes differ"),
+        "recomputed_after_change": ("every stage from load on; the load stage read back from its cache: "
+                                    + (", ".join(changed.get("sources_from_load_cache", [])) or "nothing")
+                                    + "; the publication writes only the files whose bytes differ"),
     }
     if errors:
         result["error"] = "; ".join(errors)
