@@ -23,10 +23,9 @@ run: $(STAMP)
 	$(BIN)/wijkprofiel run $(ARGS)
 
 # test processes: one per core (at most 4: each may build the national warehouse, ~4 GB),
-# whole modules per process so module fixtures are built once, the slowest modules first
-# (tests/conftest.py MODULE_SECONDS); WORKERS=0 runs in this process
+# whole modules per process so module fixtures are built once; WORKERS=0 runs in this process
 WORKERS ?= auto
-XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder)
+XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --maxprocesses 4 --dist loadfile)
 
 # everything that guards correctness (slow end-to-end and browser tests included); CI runs this
 test: $(STAMP)

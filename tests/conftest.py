@@ -23,27 +23,11 @@ EMBEDDED_RAW = REPO / "data" / "raw"
 NATIONAL_FIXTURES = frozenset({"warehouse", "national"})
 
 
-#: seconds the slowest modules took in ``make test`` (setup and calls, 2 workers; CI log of
-#: 2026-12-03). pytest-xdist hands out whole modules (``--dist loadfile``) in collection
-#: order (``--no-loadscope-reorder``; its default puts modules with many tests first, which
-#: left these few-test, minutes-long modules to the end and one worker idle for ~10 minutes):
-#: the longest start first, the many short ones fill the gaps.
-MODULE_SECONDS = {
-    "test_disclosure_scan.py": 424, "test_incremental.py": 380, "test_interrupted_publish.py": 279,
-    "test_catalogue_tables.py": 274, "test_serve.py": 254, "test_stale_fetch.py": 192, "test_cli_notebook.py": 179,
-    "test_publish_dask.py": 174, "test_live_month.py": 173, "test_integrity.py": 149, "test_indeling_2024.py": 109,
-    "test_buurt_budget.py": 102, "test_load_cache.py": 97, "test_perinatal_hp4all.py": 90, "test_publish.py": 82,
-    "test_names.py": 78, "test_pipeline.py": 76, "test_compare.py": 44, "test_extract_pipeline.py": 37,
-}
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that needs the national warehouse ``slow``; the slowest modules first
-    (:data:`MODULE_SECONDS`; the order within a module and of the other modules is kept)."""
+    """Mark every test that needs the national warehouse ``slow``."""
     for item in items:
         if NATIONAL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: -MODULE_SECONDS.get(item.path.name, 0))
 
 
 @pytest.fixture(scope="session")
