@@ -296,9 +296,10 @@ def findings(results: dict[str, Any]) -> list[str]:
         loads.sort()
         med = loads[len(loads) // 2]
         if med > cores:
-            out.append(f"The machine was shared during the run: median 1-minute load average {med:.1f} on {cores} "
-                       "cores, so wall times are inflated (other sessions' tests and builds ran concurrently); the "
-                       "process CPU times beside each figure are the steadier measure.")
+            out.append(f"Median 1-minute load average {med:.1f} on {cores} cores. It is read right after each "
+                       "measurement, so it includes the measured run's own processes (a national run's publication "
+                       "runs up to four); well above that, another job shared the machine and inflated the wall "
+                       "times. The process CPU times beside each figure are the steadier measure.")
     st = _get(b, "stages", "stages") or {}
     total = _get(b, "stages", "total", "median")
     if st and total:
