@@ -131,7 +131,7 @@ def cli_run(ctx: Context) -> dict[str, Any]:
         if rc != 0:
             tail = "\n".join(m[1] for m in marks[-15:])
             return {"error": f"wijkprofiel run exited {rc}", "tail": tail}
-        t_server = next(t for t, m in marks if "tijdelijke server gestart" in m or "Starting temporary server" in m)
+        t_server = next(t for t, m in marks if "tijdelijke server gestart" in m)
         t_flow = next(t for t, m in marks if "Beginning flow run" in m)
         finished = [t for t, m in marks if "Flow run" in m and "Finished in state" in m]
         t_done = finished[-1] if finished else end  # the parent flow finishes last (subflows before)

@@ -206,7 +206,7 @@ def test_dashboard_shows_deployment_and_run_artifact(served: dict[str, Any]) -> 
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("response", on_response)
             # a request the browser aborts because the page navigates on (net::ERR_ABORTED, seen
-            # once in CI for /api/ui/flow_runs/count-task-runs) is not a failure of the API
+            # once in a full run for /api/ui/flow_runs/count-task-runs) is not a failure of the API
             page.on("requestfailed", lambda r: failed.append(f"failed {r.url}: {r.failure}")
                     if "/api/" in r.url and "ERR_ABORTED" not in str(r.failure) else None)
             page.on("request", lambda r: foreign.append(r.url)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from wijkprofiel.errors import ConfigError, WijkprofielError
 
-__all__ = ["TemporaryServer", "check_port", "dashboard_url", "server_env", "start_local_server"]
+__all__ = ["TemporaryServer", "check_port", "dashboard_url", "server_env", "start_local_server", "stop_process"]
 
 #: what makes Prefect's app a temporary server (as in ``SubprocessASGIServer``): no dashboard,
 #: no background services
@@ -130,13 +130,18 @@ class TemporaryServer:
 
     def stop(self) -> None:
         """Stop the server (terminate, after 5 s kill)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 5.0)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Terminate ``process`` if it still runs; kill it when it has not exited after ``grace`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def check_port(port: int) -> None:

@@ -13,15 +13,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from wijkprofiel import __version__
-from wijkprofiel._prefect_server import TemporaryServer, dashboard_url, start_local_server
+from wijkprofiel._prefect_server import (
+    TemporaryServer,
+    dashboard_url,
+    start_local_server,
+    stop_process,
+)
 from wijkprofiel.config import Settings, fetched_root, raw_layers
 from wijkprofiel.errors import ConfigError, WijkprofielError
 from wijkprofiel.sources.extract import register_extract
@@ -121,6 +124,24 @@ def _catalogue_path(path: Path | None) -> str | None:
     return str(Path(path).resolve())
 
 
+@contextlib.contextmanager
+def _api_url(url: str) -> Iterator[None]:
+    """Prefect's API at ``url`` for this process (its settings) and for the processes the run
+    starts (Dask workers: the environment), both as before afterwards."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = before
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = Settings(
         raw_root=args.raw,
@@ -148,28 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     if server is not None:
         print(f"Prefect: tijdelijke server gestart op {server.api_url.removesuffix('/api')} "
               "(stopt als de run klaar is)", file=sys.stderr, flush=True)
-    return _run_flow(args, settings, fetch_params, fetch_options, catalogue_path, server)
 
-
-@contextlib.contextmanager
-def _api_url(url: str, settings: contextlib.AbstractContextManager[object]) -> Iterator[None]:
-    """Prefect's API at ``url`` for this process (``settings``) and for the processes the run
-    starts (Dask workers: the environment), both as before afterwards."""
-    before = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = url
-    try:
-        with settings:
-            yield
-    finally:
-        if before is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = before
-
-
-def _run_flow(args: argparse.Namespace, settings: Settings, fetch_params: dict[str, dict[str, str]],
-              fetch_options: dict[str, Any], catalogue_path: str | None,
-              server: TemporaryServer | None) -> int:
     from pydantic import ValidationError
 
     from pipelines.fetch_flow import FetchOptions  # noqa: I001 - Prefect is imported only here
@@ -182,13 +182,10 @@ def _run_flow(args: argparse.Namespace, settings: Settings, fetch_params: dict[s
         msg = f"invalid fetch option(s) (--ophaal-*, --cache-geldig): {exc.errors(include_url=False)}"
         raise ConfigError(msg) from exc
 
-    api: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    api: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if server is not None:
         import_gx_in_background()  # validation's ≈ 5 s import, while the server boots
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        url = server.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-        api = _api_url(url, temporary_settings({PREFECT_API_URL: url}))
+        api = _api_url(server.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])))
     started = time.perf_counter()
     with api:
         result = wijkprofiel(
@@ -258,11 +255,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_process(server, 30.0)
     return 0
 
 
