@@ -7,6 +7,8 @@ observed, expected). :func:`raise_on_errors` raises one ValidationError listing 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from wijkprofiel.errors import ValidationError
@@ -43,8 +45,13 @@ def _result(source: str, check: str, severity: str, passed: bool, observed: obje
     }
 
 
-def check_regions(regions: pd.DataFrame, source: str = "regions") -> list[dict[str, object]]:
-    """Counts per level against the indeling, code patterns, one national row, no duplicates."""
+def check_regions(regions: pd.DataFrame, source: str = "regions", *,
+                  selection: Sequence[str] = ()) -> list[dict[str, object]]:
+    """Counts per level against the indeling, code patterns, one national row, no duplicates.
+
+    For a ``selection`` of gemeenten (a raw store of selections only) the national counts do
+    not apply: each level must be present and hold at most the indeling's national count.
+    """
     out: list[dict[str, object]] = []
     for year, expected in EXPECTED_COUNTS.items():
         sub = regions[regions["indeling_year"] == year]
@@ -53,7 +60,11 @@ def check_regions(regions: pd.DataFrame, source: str = "regions") -> list[dict[s
         counts = sub["level"].value_counts().to_dict()
         for level, n in expected.items():
             got = int(counts.get(level, 0))
-            out.append(_result(source, f"aantal {level} indeling {year}", "error", got == n, got, n))
+            if selection:
+                out.append(_result(source, f"aantal {level} indeling {year}", "error", 0 < got <= n, got,
+                                   f"1 t/m {n} (selectie van {len(selection)} gemeenten: {', '.join(selection)})"))
+            else:
+                out.append(_result(source, f"aantal {level} indeling {year}", "error", got == n, got, n))
     dupes = regions.duplicated(["region_code", "indeling_year"])
     out.append(_result(source, "unieke regiocodes per indeling", "error", not dupes.any(), int(dupes.sum()), 0,
                        ", ".join(regions.loc[dupes, "region_code"].astype(str).head(10))))

@@ -47,7 +47,8 @@ def validate_loaded(loaded: Loaded, run_id: str, previous_db: Path | None = None
     ValidationError lists every failed check. Returns the cleaned load and the
     ``validation_results`` rows (all checks, passed or not).
     """
-    region_results = check_regions(loaded.regions) + [r for r in loaded.checks if r["source"] == "regions"]
+    region_results = (check_regions(loaded.regions, selection=loaded.selection)
+                      + [r for r in loaded.checks if r["source"] == "regions"])
     results = list(region_results) + [r for r in loaded.checks if r["source"] != "regions"]
     per_source: dict[str, pd.DataFrame] = {}
     quarantined: list[pd.DataFrame] = []

@@ -106,9 +106,11 @@ def _prepare_regions(frame: pd.DataFrame, ctx: dict[str, Any]) -> Prepared:
     report = ctx.pop("harmonisation_report", None)
     levels = tuple(ctx.pop("levels", ("gemeente", "wijk")))
     with_data = ctx.pop("with_data", None)
+    selection = bool(ctx.pop("selection", False))  # a selection of gemeenten has no national counts
     helpers: dict[str, pd.Series] = {}
     if "indeling_year" in frame.columns:
-        years = {y: {lvl: float(n) for lvl, n in c.items()} for y, c in EXPECTED_COUNTS.items()}
+        years = {y: {lvl: (np.nan if selection else float(n)) for lvl, n in c.items()}
+                 for y, c in EXPECTED_COUNTS.items()}
         helpers = level_counts(frame, ["indeling_year"], LEVELS, lambda lvl: frame["indeling_year"].map(
             {y: c[lvl] for y, c in years.items()}).astype("float64"))
     has_geometry = frame["geometry"].notna() if "geometry" in frame.columns else pd.Series(False, index=frame.index)
@@ -149,7 +151,7 @@ SUITES: dict[str, tuple[Callable[[], Any], Callable[[pd.DataFrame, dict[str, Any
     "vektis": (vektis_suite, _prepare_vektis, frozenset(), 0),
     "pdok": (pdok_suite, _prepare_pdok, frozenset(), 1),
     "regions": (regions_suite, _prepare_regions,
-                frozenset({"target_indeling", "harmonisation_report", "levels", "with_data"}), 0),
+                frozenset({"target_indeling", "harmonisation_report", "levels", "with_data", "selection"}), 0),
     "comparisons_publish": (comparisons_publish_suite, _prepare_comparisons, frozenset(), 0),
 }
 

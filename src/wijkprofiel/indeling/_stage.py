@@ -87,7 +87,8 @@ def harmonise_loaded(loaded: Loaded, target_indeling: int | None = None, crosswa
                     ["code", "level", "from_year", "to_year", "source", "reason"]])
     harmonisation = pd.concat(report, ignore_index=True)
     checks = [*loaded.checks, *validate_frame("regions", loaded.regions, source="regions",
-                                                target_indeling=target, harmonisation_report=harmonisation)]
+                                                target_indeling=target, harmonisation_report=harmonisation,
+                                                selection=bool(loaded.selection))]
     return replace(loaded, per_source=per_source, observations=pd.concat(per_source.values(), ignore_index=True),
                    notes=notes, harmonisation_report=harmonisation, checks=checks, indeling_year=target)
 

@@ -74,6 +74,9 @@ class Loaded:
     catalogue: Catalogue | None = field(default=None, repr=False)
     #: sources read back from the load cache (their snapshots unchanged since an earlier run)
     reused_sources: list[str] = field(default_factory=list)
+    #: the gemeenten the load is limited to when every RIVM and KWB snapshot is a selection of
+    #: gemeenten (``params.gemeenten`` in their manifests); empty for national data
+    selection: tuple[str, ...] = ()
 
     @property
     def stale_sources(self) -> list[str]:
@@ -225,6 +228,16 @@ def load_raw(raw_root: RawRoots, *, previous_db: Path | None = None, catalogue: 
                   "cbs_table": tables.observations if tables is not None else pd.DataFrame(),
                   "wsjg": wsjg.observations if wsjg is not None else pd.DataFrame()}
     per_source = {k: v for k, v in per_source.items() if len(v)}
+    selection = gemeente_selection(infos)
+    selection_notes: list[str] = []
+    if selection:  # national sources (Vektis, tables) follow the selection of the RIVM and KWB data
+        known = set(regions["region_code"].astype(str))
+        for name in [k for k in per_source if k not in ("rivm", "cbs_kwb")]:
+            inside = per_source[name]["region_code"].astype(str).isin(known)
+            if not inside.all():
+                selection_notes.append(f"{name}: alleen de selectie van {len(selection)} gemeenten "
+                                       f"({', '.join(selection)}); {int((~inside).sum())} waarnemingen daarbuiten niet geladen")
+                per_source[name] = per_source[name][inside.to_numpy()].reset_index(drop=True)
     extra = [x for x in (own, tables, wsjg) if x is not None]
     return Loaded(
         regions=regions,
@@ -234,14 +247,26 @@ def load_raw(raw_root: RawRoots, *, previous_db: Path | None = None, catalogue: 
         source_status=pd.DataFrame(statuses),
         indicators=indicators,
         harmonisation_report=pd.concat(report, ignore_index=True),
-        notes=rivm.notes + kwb.notes + vektis.notes + [n for x in extra for n in x.notes] + geometry_summary(regions),
+        notes=(rivm.notes + kwb.notes + vektis.notes + [n for x in extra for n in x.notes] + selection_notes
+               + geometry_summary(regions)),
         checks=checks,
         per_source=per_source,
         geometries=geometries,
         indeling_year=target,
         catalogue=catalogue,
         reused_sources=list(cache.reused) if cache is not None else [],
+        selection=selection,
     )
+
+
+def gemeente_selection(infos: Sequence[SnapshotInfo]) -> tuple[str, ...]:
+    """The gemeenten a raw store's RIVM and KWB data are limited to: the union of their
+    ``params.gemeenten`` when every RIVM and KWB snapshot is such a selection, else ``()``
+    (national data; one full table makes the load national)."""
+    mine = [i for i in infos if i.source in ("rivm", "cbs_kwb")]
+    if not mine or not all(i.gemeenten for i in mine):
+        return ()
+    return tuple(sorted({g for i in mine for g in i.gemeenten}))
 
 
 def _read_from(load: SourceLoad) -> set[str]:
