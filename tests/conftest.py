@@ -45,6 +45,15 @@ def embedded_raw() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small raw store (``tests/small_store.py``): the embedded data with the RIVM and KWB
+    data of two gemeenten, as selections; read it, copy it before changing it."""
+    from tests.small_store import write_small_store
+
+    return write_small_store(EMBEDDED_RAW, tmp_path_factory.mktemp("small") / "raw")
+
+
+@pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The national warehouse built once from the embedded raw store (library stages, no
     Prefect). Shared by the end-to-end and fault tests."""

@@ -30,16 +30,17 @@ def test_malformed_gemeente_rejected_before_any_work(code: str, tmp_path: Path, 
 
 
 @pytest.mark.slow  # loads every source before it knows the gemeenten
-def test_unknown_gemeente_exits_nonzero_naming_the_code(tmp_path: Path) -> None:
-    proc = _cli("run", "--gemeente", "GM9999", "--raw", str(REPO / "data" / "raw"), "--out", str(tmp_path), cwd=tmp_path)
+def test_unknown_gemeente_exits_nonzero_naming_the_code(small_raw: Path, tmp_path: Path) -> None:
+    proc = _cli("run", "--gemeente", "GM9999", "--raw", str(small_raw), "--out", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "GM9999" in proc.stderr and "unknown gemeentecode" in proc.stderr
     assert not (tmp_path / "data" / "processed" / "wijkprofiel.duckdb").exists(), "nothing written for a bad request"
 
 
 @pytest.mark.slow
-def test_run_through_prefect_for_one_gemeente(tmp_path: Path) -> None:
-    proc = _cli("run", "--gemeente", "GM0233", "--raw", str(REPO / "data" / "raw"), "--out", str(tmp_path), cwd=tmp_path)
+def test_run_through_prefect_for_one_gemeente(small_raw: Path, tmp_path: Path) -> None:
+    # the small store (tests/small_store.py); national CLI runs: test_stale_fetch, test_live_month
+    proc = _cli("run", "--gemeente", "GM0233", "--raw", str(small_raw), "--out", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     db = tmp_path / "data" / "processed" / "wijkprofiel.duckdb"

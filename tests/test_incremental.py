@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from benchmarks.bench_rerun import change_vektis
-from tests.conftest import EMBEDDED_RAW
 from tests.warehouse_digest import digest_differences, warehouse_digest
 
 #: pages that say when they were made (the index and the validation report)
@@ -54,10 +53,10 @@ def _state(root: Path) -> dict[str, tuple[int, int]]:
 
 
 @pytest.fixture(scope="module")
-def runs(prefect_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def runs(prefect_home: Path, small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("incremental")
     raw, out = tmp / "raw", tmp / "out"
-    shutil.copytree(EMBEDDED_RAW, raw)
+    shutil.copytree(small_raw, raw)  # the properties of runs do not need the national data
     first = _run(raw, out)
     before = _state(out)
     again = _run(raw, out)

@@ -3,7 +3,7 @@ run, DuckDB's ``runs`` says so, and the next run removes what the killed one lef
 
 The sequence, in separate processes as a scheduler would start them:
 
-1. a run on the embedded raw store finishes (run A);
+1. a run on the small raw store (``tests/small_store.py``) finishes (run A);
 2. a new Vektis snapshot arrives (SYNTHETIC edit of the recorded 2023 file), a run starts
    (run B) and is killed with SIGKILL (itself and its GIS export process) as soon as its
    staging directory ``.maps.building-*`` exists;
@@ -26,7 +26,6 @@ import duckdb
 import pytest
 
 from benchmarks.bench_rerun import change_vektis
-from tests.conftest import EMBEDDED_RAW
 
 GEMEENTE = "GM0233"
 KILL_TIMEOUT = 900.0
@@ -84,10 +83,10 @@ def _leftovers(out: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def interrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def interrupted(small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("interrupted")
     raw, out, home = tmp / "raw", tmp / "out", tmp / ".prefect"
-    shutil.copytree(EMBEDDED_RAW, raw)
+    shutil.copytree(small_raw, raw)  # the small store (tests/small_store.py): a run of two gemeenten
     db, maps = out / "data" / "processed" / "wijkprofiel.duckdb", out / "maps"
     _finished_run(raw, out, home)
     after_a = {"runs": _runs(db), "index": _index_run(maps), "maps": sorted(p.name for p in maps.iterdir())}

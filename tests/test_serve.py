@@ -54,7 +54,7 @@ def _completed_deployment_run(api: str) -> dict[str, Any] | None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def served(small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`wijkprofiel serve` on a free port until its first scheduled run has completed."""
     tmp = tmp_path_factory.mktemp("serve")
     port = _free_port()
@@ -66,9 +66,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     # the first run is due one interval after the deployment is created; later ones wait
     # for the publication lock and are cancelled when serve stops
     proc = subprocess.Popen(
-        # the embedded seed below tmp/data/fetched; offline, so the scheduled runs fetch nothing
+        # the small store (tests/small_store.py); offline, so the scheduled runs fetch nothing
         [sys.executable, "-m", "wijkprofiel.cli", "serve", "--interval", str(INTERVAL), "--out", str(tmp),
-         "--zonder-verversen", "--gemeente", GEMEENTE, "--naam", NAME, "--poort", str(port)],
+         "--raw", str(small_raw), "--zonder-verversen", "--gemeente", GEMEENTE, "--naam", NAME, "--poort", str(port)],
         cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     db = tmp / "data" / "processed" / "wijkprofiel.duckdb"
     run = None
