@@ -6,7 +6,8 @@
   classes.
 * A catalogue entry for a table the code has never seen (a SYNTHETIC dataderden table in
   the WijkenEnBuurten × Perioden shape, served by the replay server) reaches observations,
-  comparisons and the maps with no code change.
+  comparisons and the maps with no code change (on the small raw store of Rotterdam,
+  ``tests/small_store.py``: the table is national, the load keeps the selection).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.replay_server import (
     server_fixture,
     synthetic_value,
 )
+from tests.small_store import write_small_store
 from wijkprofiel.checks import apply_disclosure, validate_loaded
 from wijkprofiel.compare import compare_loaded
 from wijkprofiel.load import load_sources
@@ -100,9 +102,14 @@ def test_a_table_the_code_has_never_seen_reaches_the_maps(replay: ReplayServer, 
     assert dataset is not None
     fetched = tmp_path / "fetched"
     fetch_source("cbs_table", fetched, **dataset.fetch_parameters(), policy=fast_policy())
-    loaded = load_sources([fetched, EMBEDDED_RAW], catalogue=catalogue, target_indeling=2024)
+    small = write_small_store(EMBEDDED_RAW, tmp_path / "raw", gemeenten=["GM0599"])
+    loaded = load_sources([fetched, small], catalogue=catalogue, target_indeling=2024)
+    assert loaded.selection == ("GM0599",)
     obs = loaded.observations[loaded.observations["indicator_id"] == "pct_test_bewoners"]
-    assert len(obs) > 10_000 and set(obs["indeling_year"]) == {2024} and set(obs["period"]) == {2024}
+    regions = loaded.regions[loaded.regions["indeling_year"] == 2024]
+    wijken = set(regions.loc[regions["level"] == "wijk", "region_code"])
+    assert len(wijken) > 10 and wijken <= set(obs["region_code"]), "every wijk of the selection has the new table"
+    assert set(obs["indeling_year"]) == {2024} and set(obs["period"]) == {2024}
     # the values are the server's, independently computed from its synthetic generator
     sample = obs[obs["region_code"].isin(["GM0599", "WK059903", "NL00"])].set_index("region_code")["value"]
     for code, value in sample.items():
@@ -111,7 +118,7 @@ def test_a_table_the_code_has_never_seen_reaches_the_maps(replay: ReplayServer, 
     loaded, validation = validate_loaded(apply_disclosure(loaded, 10), "test")
     comparisons = compare_loaded(loaded)
     rows = comparisons[(comparisons["indicator_id"] == "pct_test_bewoners") & (comparisons["level"] == "wijk")]
-    assert len(rows) > 1_000 and rows["class_nl"].notna().all()
+    assert set(rows["region_code"]) == wijken and rows["class_nl"].notna().all()
     now = dt.datetime.now()
     db = write_warehouse(tmp_path / "w.duckdb", loaded, comparisons, validation,
                          {"run_id": "t", "parameters": {}, "code_version": "t", "started": now, "finished": now,

@@ -69,7 +69,7 @@ def harmonise_loaded(loaded: Loaded, target_indeling: int | None = None, crosswa
             part = observations[observations["indeling_year"] == year]
             if name == "rivm" and loaded.geometries:
                 moved, unmatched, note = _rivm_onto(part, loaded.regions, loaded.geometries, crosswalk_paths,
-                                                    year, target, units)
+                                                    year, target, units, selection=bool(loaded.selection))
             elif name == "rivm":
                 continue  # without geometry nothing is converted (as before)
             else:
@@ -104,15 +104,24 @@ def nearest_gemeente_layer(geometries: dict[str, gpd.GeoDataFrame], year: int) -
 
 def _rivm_onto(observations: pd.DataFrame, regions: pd.DataFrame, geometries: dict[str, gpd.GeoDataFrame],
                crosswalk_paths: Sequence[Path], from_year: int, to_year: int,
-               units: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+               units: dict[str, str], *, selection: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """RIVM observations of ``from_year`` onto ``to_year``: gemeenten by the overlay of the PDOK
+    gemeente layers, wijken and buurten by the user's crosswalks. For a ``selection`` of
+    gemeenten the overlay keeps the gemeenten whose every target is in the selection; the
+    others are reported as not placed."""
     source_layer = nearest_gemeente_layer(geometries, from_year)
     target_layer = nearest_gemeente_layer(geometries, to_year)
     crosswalks: dict[str, pd.DataFrame | None] = {}
     weights: dict[str, pd.Series | None] = {}
     how_gemeenten = "alleen ongewijzigde codes (geen gemeentekaarten)"
     if source_layer and target_layer and source_layer != target_layer:
-        crosswalks["gemeente"] = gemeente_crosswalk(geometries, source_layer, target_layer).assign(
-            from_year=from_year, to_year=to_year)
+        overlay = gemeente_crosswalk(geometries, source_layer, target_layer).assign(from_year=from_year, to_year=to_year)
+        if selection:
+            targets = set(regions.loc[(regions["indeling_year"] == to_year) & (regions["level"] == "gemeente"),
+                                      "region_code"])
+            outside = set(overlay.loc[~overlay["to_code"].isin(targets), "from_code"])
+            overlay = overlay[~overlay["from_code"].isin(outside)].reset_index(drop=True)
+        crosswalks["gemeente"] = overlay
         layer = geometries[source_layer]
         if "attr_aantal_inwoners" in layer.columns:
             weights["gemeente"] = layer.set_index("region_code")["attr_aantal_inwoners"].dropna()
