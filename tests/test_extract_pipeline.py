@@ -5,13 +5,13 @@ and gemeente, NL), so its values can be checked against the KWB source independe
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
+from tests.small_store import write_small_store
 from wijkprofiel.checks import apply_disclosure, validate_loaded
 from wijkprofiel.cli import main
 from wijkprofiel.compare import compare_loaded
@@ -35,10 +35,9 @@ licence: "CC BY 4.0 (afgeleid van CBS Kerncijfers wijken en buurten 2024)"
 """
 
 
-@pytest.mark.slow  # a national run through the CLI
+@pytest.mark.slow  # loads, validates and compares a small store of Rotterdam
 def test_registered_extract_reaches_the_warehouse(tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
-    shutil.copytree(EMBEDDED_RAW, raw)
+    raw = write_small_store(EMBEDDED_RAW, tmp_path / "raw", gemeenten=["GM0599"])
     kwb = parse_kwb_snapshot(next((EMBEDDED_RAW / "cbs_kwb" / "85984NED").glob("*/")))
     sel = kwb[((kwb["gemeentecode"] == "GM0599") & kwb["level"].isin(["wijk", "gemeente"]) | (kwb["level"] == "land"))
               & (kwb["AantalInwoners"] > 0)]
