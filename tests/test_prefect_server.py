@@ -91,3 +91,47 @@ def test_a_server_that_never_answers_times_out_and_is_stopped(monkeypatch: pytes
         server.wait(1)
     assert time.monotonic() - t0 < 10
     assert started[0].poll() is not None, "the process that never answered is stopped"
+
+
+#: a process that starts a long-sleeping "server" with ``_spawn`` and prints its pid
+_PARENT = """
+import os, sys, time
+from wijkprofiel._prefect_server import _spawn
+child = _spawn([sys.executable, "-c", "import time; time.sleep(120)"], dict(os.environ))
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_a_server_ends_when_its_run_is_killed() -> None:
+    """A run killed with SIGKILL cannot stop its server; the kernel ends it (seen before the
+    fix: every killed run left a Prefect server running for good)."""
+    import os
+
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        os.kill(child, 0)  # the server runs while its parent does
+        time.sleep(0.5)
+        os.kill(child, 0)
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(child):
+            time.sleep(0.05)
+        assert not _alive(child), "the server outlived the killed run"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped by init, does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

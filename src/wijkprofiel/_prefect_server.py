@@ -7,6 +7,11 @@ API. :class:`TemporaryServer` starts that interpreter directly (the same ``uvico
 and environment as Prefect's ``SubprocessASGIServer``), so it boots on the other core while
 the run imports the pipeline; the run then points its client at it with ``PREFECT_API_URL``.
 Prefect is imported inside the functions: the library imports without it.
+
+Both servers end with the process that started them, also when that process is killed
+(SIGKILL, the OOM killer) and cannot stop them itself: on Linux they are started through
+:data:`_WITH_PARENT`, which asks the kernel for SIGTERM when their parent dies
+(``PR_SET_PDEATHSIG``, kept across ``exec``) before it becomes the server.
 """
 
 from __future__ import annotations
@@ -28,6 +33,24 @@ __all__ = ["TemporaryServer", "check_port", "dashboard_url", "server_env", "star
 #: what makes Prefect's app a temporary server (as in ``SubprocessASGIServer``): no dashboard,
 #: no background services
 _SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+
+#: ``python -c`` program: SIGTERM on the parent's death (Linux ``prctl(PR_SET_PDEATHSIG)``),
+#: exit at once if the parent is already gone, then become the command in ``argv[2:]``
+_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "if ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0) != 0:\n"
+    "    sys.exit(f'prctl(PR_SET_PDEATHSIG) failed: errno {ctypes.get_errno()}')\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('parent exited before the server started')\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start ``command`` in its own session; on Linux it gets SIGTERM when this process dies."""
+    if sys.platform.startswith("linux"):
+        command = [sys.executable, "-c", _WITH_PARENT, str(os.getpid()), *command]
+    return subprocess.Popen(command, env=env, start_new_session=True)
 
 #: exit code of the server process when its port was taken between choosing and binding it
 _PORT_TAKEN = 3
@@ -97,11 +120,10 @@ class TemporaryServer:
             msg = "Prefect is not installed (pip install -e .)"
             raise WijkprofielError(msg)
         app_dir = Path(spec.origin).resolve().parent.parent
-        return subprocess.Popen(
+        return _spawn(
             [sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir), "--factory",
              "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "error", "--lifespan", "on"],
-            env=self.env, start_new_session=True)
+             "--log-level", "error", "--lifespan", "on"], self.env)
 
     def wait(self, timeout: float) -> str:
         """Wait until the API answers; its URL.
@@ -188,8 +210,7 @@ def start_local_server(port: int, timeout: float = 240.0) -> subprocess.Popen[by
     check_port(port)
     env = server_env(port)
     api = env["PREFECT_API_URL"]
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, start_new_session=True)
+    proc = _spawn([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)], env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
