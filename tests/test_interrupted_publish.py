@@ -65,6 +65,28 @@ def _killed_while_publishing(raw: Path, out: Path, home: Path) -> list[str]:
     return staging
 
 
+def _processes_of(home: Path, wait: float = 15.0) -> list[str]:
+    """Command lines of processes still running with ``PREFECT_HOME=home`` (the killed run's
+    Prefect server would be one), after up to ``wait`` seconds for them to end."""
+    marker = f"PREFECT_HOME={home}".encode()
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                if marker in (proc / "environ").read_bytes().split(b"\0"):
+                    stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                    if stat[0] != "Z":
+                        found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
+            except (FileNotFoundError, PermissionError, ProcessLookupError):
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 def _runs(db: Path) -> list[tuple[str, str]]:
     with duckdb.connect(str(db), read_only=True) as con:
         return [(str(r), str(s)) for r, s in con.execute("SELECT run_id, status FROM runs ORDER BY started").fetchall()]
@@ -92,11 +114,12 @@ def interrupted(small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     after_a = {"runs": _runs(db), "index": _index_run(maps), "maps": sorted(p.name for p in maps.iterdir())}
     change_vektis(raw)  # SYNTHETIC: one cost of the recorded 2023 file changed, as a new snapshot
     staging = _killed_while_publishing(raw, out, home)
+    orphans = _processes_of(home) if sys.platform.startswith("linux") else []
     after_b = {"runs": _runs(db), "index": _index_run(maps), "leftovers": _leftovers(out),
                "maps": sorted(p.name for p in maps.iterdir())}
     _finished_run(raw, out, home)
     after_c = {"runs": _runs(db), "index": _index_run(maps), "leftovers": _leftovers(out)}
-    return {"staging": staging, "a": after_a, "b": after_b, "c": after_c}
+    return {"staging": staging, "a": after_a, "b": after_b, "c": after_c, "orphans": orphans}
 
 
 @pytest.mark.slow
@@ -111,6 +134,7 @@ def test_killed_publication_leaves_the_last_finished_maps_live(interrupted: dict
     assert b["index"] == run_a, "the live maps (and their index) are still run A's"
     assert b["maps"] == a["maps"]
     assert any(x.startswith(".maps.building-") for x in b["leftovers"]), b["leftovers"]
+    assert interrupted["orphans"] == [], "the killed run's Prefect server ends with it"
 
 
 @pytest.mark.slow
