@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
-from tests.small_store import SMALL_GEMEENTEN, write_small_store
+from tests.small_store import SMALL_GEMEENTEN
 from wijkprofiel.checks import check_regions
 from wijkprofiel.load._discovery import discover_snapshots
 from wijkprofiel.load._stage import gemeente_selection
@@ -23,8 +23,8 @@ from wijkprofiel.store import latest_snapshots, verify_snapshot
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_small_store(EMBEDDED_RAW, tmp_path_factory.mktemp("small") / "raw")
+def small(small_raw: Path) -> Path:
+    return small_raw  # the session's small store (conftest), written once per test process
 
 
 def test_small_store_keeps_wire_format_and_says_it_is_a_subset(small: Path) -> None:

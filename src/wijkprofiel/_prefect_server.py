@@ -45,15 +45,15 @@ _WITH_PARENT = (
     "os.execv(sys.argv[2], sys.argv[2:])\n"
 )
 
+#: exit code of the server process when its port was taken between choosing and binding it
+_PORT_TAKEN = 3
+
 
 def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start ``command`` in its own session; on Linux it gets SIGTERM when this process dies."""
     if sys.platform.startswith("linux"):
         command = [sys.executable, "-c", _WITH_PARENT, str(os.getpid()), *command]
     return subprocess.Popen(command, env=env, start_new_session=True)
-
-#: exit code of the server process when its port was taken between choosing and binding it
-_PORT_TAKEN = 3
 
 
 def _free_port() -> int:

@@ -60,11 +60,9 @@ def check_regions(regions: pd.DataFrame, source: str = "regions", *,
         counts = sub["level"].value_counts().to_dict()
         for level, n in expected.items():
             got = int(counts.get(level, 0))
-            if selection:
-                out.append(_result(source, f"aantal {level} indeling {year}", "error", 0 < got <= n, got,
-                                   f"1 t/m {n} (selectie van {len(selection)} gemeenten: {', '.join(selection)})"))
-            else:
-                out.append(_result(source, f"aantal {level} indeling {year}", "error", got == n, got, n))
+            passed, wanted = ((0 < got <= n, f"1 t/m {n} (selectie van {len(selection)} gemeenten: "
+                                             f"{', '.join(selection)})") if selection else (got == n, n))
+            out.append(_result(source, f"aantal {level} indeling {year}", "error", passed, got, wanted))
     dupes = regions.duplicated(["region_code", "indeling_year"])
     out.append(_result(source, "unieke regiocodes per indeling", "error", not dupes.any(), int(dupes.sum()), 0,
                        ", ".join(regions.loc[dupes, "region_code"].astype(str).head(10))))
