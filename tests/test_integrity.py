@@ -33,9 +33,9 @@ def change_one_digit(path: Path) -> None:
     path.write_bytes(gzip.compress(changed.encode("ascii"), mtime=0))
 
 
-def _corrupt_copy(tmp_path: Path) -> tuple[Path, Path]:
+def _corrupt_copy(tmp_path: Path, store: Path = EMBEDDED_RAW) -> tuple[Path, Path]:
     raw = tmp_path / "raw"
-    shutil.copytree(EMBEDDED_RAW, raw)
+    shutil.copytree(store, raw)
     target = next((raw / "vektis" / "zvw_gemeente_2023").glob("*/zvw_gemeente.csv.gz"))
     change_one_digit(target)
     return raw, target
@@ -65,8 +65,11 @@ def test_changed_file_falls_back_to_last_good_data(warehouse: dict[str, object],
 
 
 @pytest.mark.slow
-def test_run_with_a_changed_file_exits_3_and_says_why(warehouse: dict[str, object], tmp_path: Path) -> None:
-    raw, target = _corrupt_copy(tmp_path)
+def test_run_with_a_changed_file_exits_3_and_says_why(warehouse: dict[str, object], small_raw: Path,
+                                                     tmp_path: Path) -> None:
+    # the small store (tests/small_store.py) after a national run: Vektis falls back to the
+    # national run's rows, kept to the selection
+    raw, target = _corrupt_copy(tmp_path, small_raw)
     out = tmp_path / "out"
     (out / "data" / "processed").mkdir(parents=True)
     shutil.copy(Path(str(warehouse["db"])), out / "data" / "processed" / "wijkprofiel.duckdb")  # the last good run

@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
+from tests.small_store import SMALL_GEMEENTEN
 from tests.test_pipeline import assert_rivm_equals_raw_file
 from wijkprofiel.checks import source_status_checks
 from wijkprofiel.load import Loaded, mark_fetch_failures
@@ -71,10 +72,10 @@ def _tree(root: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_timeout_on_every_retry_finishes_on_the_last_snapshot_marked_stale(black_hole: BlackHole,
+def test_timeout_on_every_retry_finishes_on_the_last_snapshot_marked_stale(black_hole: BlackHole, small_raw: Path,
                                                                          tmp_path: Path) -> None:
     raw, out = tmp_path / "raw", tmp_path / "out"
-    shutil.copytree(EMBEDDED_RAW, raw)
+    shutil.copytree(small_raw, raw)  # the small store (tests/small_store.py): a selection, as fetched
     before = _tree(raw)
     embedded = next((raw / "rivm" / "50090NED").glob("*/UntypedDataSet_MW00000.csv.gz"))
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), PYTHONUNBUFFERED="1")
@@ -102,7 +103,7 @@ def test_timeout_on_every_retry_finishes_on_the_last_snapshot_marked_stale(black
         assert con.execute("SELECT status FROM runs").fetchone() == ("completed_with_stale_sources",)
         source_ids = {r[0] for r in con.execute("SELECT DISTINCT source_id FROM observations WHERE source_id LIKE 'rivm/%'").fetchall()}
         assert source_ids == {f"rivm/50090NED@{embedded.parent.name}"}, "the embedded snapshot is in use"
-        assert_rivm_equals_raw_file(con, embedded)
+        assert_rivm_equals_raw_file(con, embedded, SMALL_GEMEENTEN)
         check = con.execute("SELECT passed, severity, observed FROM validation_results "
                             "WHERE source = 'rivm' AND check_name = 'bron actueel'").fetchone()
         assert check == (False, "warning", "stale: niet actueel, gegevens van 2022-07-01")
@@ -114,7 +115,11 @@ def test_timeout_on_every_retry_finishes_on_the_last_snapshot_marked_stale(black
         rows = db.execute("SELECT data FROM artifact WHERE key = 'wijkprofiel-run'").fetchall()
     assert len(rows) == 1
     markdown = json.loads(rows[0][0]) if rows[0][0].startswith('"') else rows[0][0]
-    assert "| rivm | **stale** (niet actueel) | 2022-07-01 | 138728 |" in markdown
+    codes = pd.read_csv(embedded, dtype=str, usecols=["WijkenEnBuurten"])["WijkenEnBuurten"].str.strip()
+    in_use = codes.str.startswith("NL") | codes.str.slice(2, 6).isin({g[2:] for g in SMALL_GEMEENTEN})
+    rows_in_use = int(in_use.sum())  # the rows of the snapshot's CSV that the selection reads
+    assert 0 < rows_in_use < len(codes)
+    assert f"| rivm | **stale** (niet actueel) | 2022-07-01 | {rows_in_use} |" in markdown
     assert "Read timed out" in markdown and "niet-actuele bronnen: rivm (gegevens van 2022-07-01)" in markdown
     assert f"({(out / 'maps' / 'index.html').as_uri()})" in markdown, "links to the maps index"
 
