@@ -9,10 +9,13 @@ Offline, on the replay server in the real wire shapes (``tests/replay_server.py`
 * the REAL KWB 2024 table 85984NED (cbsodata TypedDataSet);
 * Politie 47018NED and Waarstaatjegemeente: SYNTHETIC values, labelled so in the server.
 
-A user catalogue names the new table (indeling 2020, gemeenten Ermelo and Rotterdam) and
-the WSJG variable; ``wijkprofiel run --catalogus … --ververs alles`` fetches what it marks
-for refresh into the writable store and publishes. The raw store of the run lacks the
-embedded Ermelo buurt layer, so Ermelo's buurt map can only come from the fetch.
+A user catalogue names the new table (indeling 2020, gemeenten Ermelo and Rotterdam), KWB
+2024 and Politie for those gemeenten and the WSJG variable; ``wijkprofiel run --catalogus …
+--ververs alles`` fetches what it marks for refresh into the writable store and publishes.
+The run's raw store is the small store of Ermelo, Rotterdam and Almere
+(``tests/small_store.py``: selections, as ``fetch --gemeente`` writes them) without the
+embedded Ermelo buurt layer, so Ermelo's buurt map can only come from the fetch, and
+Almere keeps the embedded table.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from tests.replay_server import (
     replay_fixture,
     server_fixture,
 )
+from tests.small_store import write_small_store
 from wijkprofiel.publish import SIGNIFICANCE_METHODS, decode_series, page_payload
 from wijkprofiel.store import DEFAULT_CATALOGUE
 
@@ -46,6 +50,8 @@ replay = replay_fixture()
 
 NEW_TABLE = "59990NED"
 GEMEENTEN = ["GM0233", "GM0599"]
+#: the gemeenten of the run's raw store: the month's and one that only the embedded table covers
+STORE_GEMEENTEN = (*GEMEENTEN, "GM1680")
 WSJG_ID = "wsjg_synthetisch_eenzaamheid"
 
 
@@ -66,7 +72,7 @@ def month_catalogue(replay: ReplayServer, path: Path) -> Path:
     for dataset in doc["datasets"]:
         dataset["refresh"] = False
         if dataset["id"] in ("kwb_2024", "politie_47018NED"):
-            dataset.update(refresh=True, catalog_url=replay.host)
+            dataset.update(refresh=True, catalog_url=replay.host, gemeenten=GEMEENTEN)
     doc["datasets"] += [
         {"id": "rivm_59990NED", "source": "rivm", "table": NEW_TABLE, "title": "Gezondheid per wijk en buurt (test)",
          "catalog_url": replay.host, "indeling": 2020, "family": "rivm_gezondheidsmonitor", "margins": "marges",
@@ -95,7 +101,8 @@ def month(replay_server: ReplayServer, prefect_home: Path, shared_data: Path,
     replay_server.cbs[NEW_TABLE] = build_rivm_table(shared_data, NEW_TABLE, margins=True)
     tmp = tmp_path_factory.mktemp("month")
     raw, out = tmp / "raw", tmp / "out"
-    shutil.copytree(EMBEDDED_RAW, raw, ignore=shutil.ignore_patterns("buurten_2021_GM0233"))
+    write_small_store(EMBEDDED_RAW, raw, gemeenten=STORE_GEMEENTEN)
+    shutil.rmtree(raw / "pdok" / "buurten_2021_GM0233")
     catalogue = month_catalogue(replay_server, tmp / "catalogus.yaml")
     patch = pytest.MonkeyPatch()
     patch.setattr(cbsodata.options, "use_https", False)
@@ -142,6 +149,7 @@ def test_fetched_gemeenten_carry_intervals_from_the_new_table(month: dict[str, A
     assert with_value["ci_lower"].notna().all() and with_value["ci_upper"].notna().all()
     assert (with_value["ci_lower"] <= with_value["value"]).all() and (with_value["value"] <= with_value["ci_upper"]).all()
     other = obs[~obs["gemeentecode"].isin(GEMEENTEN) & (obs["level"] != "land")]
+    assert set(other["gemeentecode"]) == {"GM1680"}, "Almere: only the embedded table covers it"
     assert (other["source_id"].str.startswith("rivm/50090NED")).all() and other["ci_lower"].isna().all()
     # the point estimates are the recorded ones: identical for a fetched and an embedded region
     nl = obs[obs["level"] == "land"]
@@ -204,7 +212,8 @@ def test_wsjg_reaches_duckdb_and_the_profile(month: dict[str, Any]) -> None:
     wsjg = con.execute("SELECT region_code, indeling_year, period, value FROM observations WHERE indicator_id = ?",
                        [WSJG_ID]).df()
     on_target = wsjg[wsjg["indeling_year"] == 2020]
-    assert len(on_target) > 300 and {"GM0599", "GM0233"} <= set(on_target["region_code"])
+    # every gemeente of the run's selection (WSJG publishes all gemeenten; the run keeps its selection)
+    assert sorted(on_target["region_code"]) == sorted(STORE_GEMEENTEN)
     rotterdam = float(on_target.loc[on_target["region_code"] == "GM0599", "value"].iloc[0])
     profile = (month["maps"] / "profielen" / "WK059903.html").read_text(encoding="utf-8")
     label = html.escape("SYNTHETISCH: eenzaamheid (WSJG-test)")
@@ -225,7 +234,10 @@ def test_crime_rate_uses_inhabitants_of_kwb(month: dict[str, Any]) -> None:
         "JOIN observations k ON k.region_code = o.region_code AND k.indeling_year = o.indeling_year "
         "AND k.indicator_id = 'aantal_inwoners' WHERE o.indicator_id = 'misdrijven_per_1000' "
         "AND o.indeling_year = 2024 AND o.value IS NOT NULL").df()
-    assert len(rows) > 1_000
+    # Nederland and the wijken and buurten of the month's gemeenten (KWB and Politie fetched for them)
+    codes = rows["region_code"].astype(str)
+    assert len(rows) > 100 and (codes.str.startswith("NL") | codes.str.slice(2, 6).isin({g[2:] for g in GEMEENTEN})).all()
+    assert {"WK", "BU"} <= {c[:2] for c in codes if c[2:6] == "0233"} and {"WK", "BU"} <= {c[:2] for c in codes if c[2:6] == "0599"}
     assert np.allclose(rows["denominator"], rows["inwoners"])
     assert np.allclose(rows["value"], 1000.0 * rows["numerator"] / rows["inwoners"])
 
