@@ -18,15 +18,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WIJKPROFIEL_SHARED_DATA", REPO.parent / "shared" / "data"))
 EMBEDDED_RAW = REPO / "data" / "raw"
 
-#: session fixtures that build the national warehouse (about a minute per test process):
-#: a test that uses one is ``slow`` (``make test``, not the ``make test-fast`` edit loop)
-NATIONAL_FIXTURES = frozenset({"warehouse", "national"})
+#: session fixtures that build a warehouse (the national one: about a minute per test
+#: process; the small store's: about 20 s): a test that uses one is ``slow`` (``make test``,
+#: not the ``make test-fast`` edit loop)
+WAREHOUSE_FIXTURES = frozenset({"warehouse", "national", "small_warehouse"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that needs the national warehouse ``slow``."""
+    """Mark every test that needs a warehouse ``slow``."""
     for item in items:
-        if NATIONAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if WAREHOUSE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 
@@ -57,6 +58,19 @@ def small_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The national warehouse built once from the embedded raw store (library stages, no
     Prefect). Shared by the end-to-end and fault tests."""
+    return build_warehouse(EMBEDDED_RAW, tmp_path_factory.mktemp("national"))
+
+
+@pytest.fixture(scope="session")
+def small_warehouse(small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The warehouse of the small store (``small_raw``), built once: for tests of how a
+    publication is made (steps, runners, failures), not of what the national data say."""
+    return build_warehouse(small_raw, tmp_path_factory.mktemp("small_warehouse"))
+
+
+def build_warehouse(raw: Path, out: Path) -> dict[str, object]:
+    """Load, disclosure, validation, comparisons and the DuckDB file of ``raw`` in ``out``
+    (library stages, no Prefect)."""
     import datetime as dt
 
     from wijkprofiel.checks import apply_disclosure, validate_loaded
@@ -64,8 +78,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     from wijkprofiel.load import load_sources
     from wijkprofiel.warehouse import write_warehouse
 
-    out = tmp_path_factory.mktemp("national")
-    loaded = load_sources(EMBEDDED_RAW)
+    loaded = load_sources(raw)
     loaded = apply_disclosure(loaded, 10)
     loaded, validation = validate_loaded(loaded, "test-run")
     comparisons = compare_loaded(loaded)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.small_store import SMALL_GEMEENTEN
 from wijkprofiel.errors import ConfigError
 from wijkprofiel.publish import _map_run as map_run
 from wijkprofiel.publish import _publication as pub
@@ -20,15 +21,24 @@ def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.fixture(scope="module")
+def published(small_warehouse: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The small store's warehouse (tests/small_store.py) and its publication: these tests
+    are about how a publication is made, not about the national data."""
+    maps = tmp_path_factory.mktemp("published") / "maps"
+    pub.publish(Path(str(small_warehouse["db"])), maps, gemeenten=list(SMALL_GEMEENTEN), static_maps=False)
+    return {"db": Path(str(small_warehouse["db"])), "maps": maps}
+
+
 @pytest.fixture
-def previous(national: dict[str, Any], tmp_path: Path) -> Path:
-    """A copy of the session publication to publish over."""
+def previous(published: dict[str, Any], tmp_path: Path) -> Path:
+    """A copy of the publication to publish over."""
     target = tmp_path / "maps"
-    shutil.copytree(Path(national["maps"]), target)
+    shutil.copytree(published["maps"], target)
     return target
 
 
-def test_failure_in_a_gemeente_step_keeps_the_previous_publication(national: dict[str, Any], previous: Path,
+def test_failure_in_a_gemeente_step_keeps_the_previous_publication(published: dict[str, Any], previous: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     before = _files(previous)
 
@@ -37,29 +47,29 @@ def test_failure_in_a_gemeente_step_keeps_the_previous_publication(national: dic
 
     monkeypatch.setattr(pub, "render_profiles", broken)
     with pytest.raises(RuntimeError, match="profiel kapot"):
-        pub.publish(Path(national["db"]), previous, gemeenten=["GM0003"], static_maps=False)
+        pub.publish(published["db"], previous, gemeenten=["GM0233"], static_maps=False)
     assert _files(previous) == before, "the previous publication is untouched"
     assert not list(previous.parent.glob(".maps.*")), "the staging directory is removed"
 
 
-def test_failure_of_the_map_process_keeps_the_previous_publication(national: dict[str, Any], previous: Path,
+def test_failure_of_the_map_process_keeps_the_previous_publication(published: dict[str, Any], previous: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The maps are written by a second interpreter: its failure fails the publication with
     its last error line, and the previous publication stays live."""
     before = _files(previous)
     monkeypatch.setattr(map_run, "_ENTRY", "import sys; sys.stderr.write('ValueError: kaart kapot\\n'); sys.exit(1)")
     with pytest.raises(pub.PublishError, match=r"maps failed \(exit 1\): ValueError: kaart kapot"):
-        pub.publish(Path(national["db"]), previous, gemeenten=["GM0003"], static_maps=False)
+        pub.publish(published["db"], previous, gemeenten=["GM0233"], static_maps=False)
     assert _files(previous) == before, "the previous publication is untouched"
     assert not list(previous.parent.glob(".maps.*")), "the staging directory is removed"
 
 
-def test_steps_discarded_after_a_failed_chunk_leave_nothing(national: dict[str, Any], previous: Path) -> None:
+def test_steps_discarded_after_a_failed_chunk_leave_nothing(published: dict[str, Any], previous: Path) -> None:
     before = _files(previous)
-    ctx = pub.prepare_publication(Path(national["db"]), previous, gemeenten=["GM0003", "GM0233"], static_maps=False,
+    ctx = pub.prepare_publication(published["db"], previous, gemeenten=list(SMALL_GEMEENTEN), static_maps=False,
                                   generated=STAMP)
     assert ctx.build.is_dir() and ctx.build.parent == previous.parent
-    pub.publish_profiles(ctx, ["GM0003"])
+    pub.publish_profiles(ctx, ["GM0233"])
     with pytest.raises(ConfigError, match="GM0599"):
         pub.publish_profiles(ctx, ["GM0599"])  # not part of this publication
     with pytest.raises(pub.PublishError, match="incomplete"):
@@ -69,9 +79,9 @@ def test_steps_discarded_after_a_failed_chunk_leave_nothing(national: dict[str, 
     assert _files(previous) == before
 
 
-def test_unknown_gemeente_writes_nothing(national: dict[str, Any], tmp_path: Path) -> None:
+def test_unknown_gemeente_writes_nothing(published: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="GM9999"):
-        pub.prepare_publication(Path(national["db"]), tmp_path / "maps", gemeenten=["GM9999"])
+        pub.prepare_publication(published["db"], tmp_path / "maps", gemeenten=["GM9999"])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -88,9 +98,9 @@ def test_chunks_cover_every_gemeente_once_and_balance_wijken() -> None:
     assert pub.chunk_gemeenten(ctx, 1) == [[c for c, _ in ctx.gemeenten]], "page order within a chunk"
 
 
-def test_chunked_steps_write_what_publish_writes(national: dict[str, Any], tmp_path: Path) -> None:
-    db = Path(national["db"])
-    gemeenten = ["GM0233", "GM0003", "GM0363"]
+def test_chunked_steps_write_what_publish_writes(published: dict[str, Any], tmp_path: Path) -> None:
+    db = published["db"]
+    gemeenten = list(SMALL_GEMEENTEN)
     pub.publish(db, tmp_path / "whole", gemeenten=gemeenten, generated=STAMP)
     ctx = pub.prepare_publication(db, tmp_path / "steps", gemeenten=gemeenten, generated=STAMP)
     pub.prepare_geometry(ctx)

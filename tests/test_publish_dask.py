@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-#: three gemeenten of 1, 2 and 21 wijken: the runners' chunking is what is tested, not the size
-GEMEENTEN = ["GM0233", "GM0003", "GM1680"]
+from tests.small_store import SMALL_GEMEENTEN
+
+#: the gemeenten of the small store (tests/small_store.py), one per chunk: the runners'
+#: chunking is what is tested, not the size
+GEMEENTEN = list(SMALL_GEMEENTEN)
 STAMP = "2026-01-02 03:04"
 
 
@@ -30,11 +33,11 @@ def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def runs(warehouse: dict[str, Any], prefect_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def runs(small_warehouse: dict[str, Any], prefect_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from pipelines.publish_flow import run_publish
 
     out = tmp_path_factory.mktemp("publish-runners")
-    db = Path(warehouse["db"])
+    db = Path(small_warehouse["db"])
     default = run_publish(db, out / "default", gemeenten=GEMEENTEN, generated=STAMP)
     threads = run_publish(db, out / "threads", gemeenten=GEMEENTEN, chunks=2, generated=STAMP)
     dask = run_publish(db, out / "dask", gemeenten=GEMEENTEN, dask_workers=2, chunks=3, generated=STAMP)
