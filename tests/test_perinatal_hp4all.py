@@ -3,8 +3,8 @@
 A **SYNTHETIC** Perined-style extract (live births, preterm births < 37 weeks, SGA < p10)
 for the real wijken of Rotterdam (GM0599) and Ermelo (GM0233), indeling 2020, with their
 gemeente totals and a national row, is registered with the documented schemas
-(``docs/perinatal/*.schema.yaml``, relabelled SYNTHETIC) into a copy of the embedded raw
-store and built with the library stages. Every number the pipeline derives is checked
+(``docs/perinatal/*.schema.yaml``, relabelled SYNTHETIC) into the small store of those two
+gemeenten (``tests/small_store.py``) and built with the library stages. Every number the pipeline derives is checked
 against values computed here independently: Wilson limits by their closed form with
 scipy's normal quantile, the Fingertips/PHE benchmark rule by hand, the nested wijk vs
 rest-of-gemeente z by hand, disclosure control by the rule. None of the counts is real.
@@ -16,7 +16,6 @@ import datetime as dt
 import html
 import math
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import yaml
 from scipy.stats import norm
 
 from tests.conftest import EMBEDDED_RAW, REPO
+from tests.small_store import write_small_store
 from wijkprofiel.checks import apply_disclosure, validate_loaded
 from wijkprofiel.cli import main
 from wijkprofiel.compare import compare_loaded, derive_tables
@@ -185,8 +185,8 @@ def test_documented_schemas_match_the_example_header() -> None:
 @pytest.fixture(scope="module")
 def perinatal(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("perinatal")
-    raw = tmp / "raw"
-    shutil.copytree(EMBEDDED_RAW, raw)
+    # the small store of the two gemeenten (tests/small_store.py): the extract covers only them
+    raw = write_small_store(EMBEDDED_RAW, tmp / "raw", gemeenten=GEMEENTEN)
     wijken = real_wijken()
     data = synthetic_extract(wijken)
     csv = tmp / f"{SYNTHETIC}_perinataal_{PERIOD}.csv"
