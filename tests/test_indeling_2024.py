@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
+from tests.small_store import write_small_store
 from wijkprofiel.checks import apply_disclosure, validate_loaded
 from wijkprofiel.compare import compare_loaded
 from wijkprofiel.load import Loaded, load_geometry, load_sources
@@ -78,8 +79,32 @@ def test_merged_gemeente_is_population_weighted_mean(identity_only: Loaded) -> N
     assert unchanged["harmonisation_quality"].iloc[0] == "exact"
 
 
-def test_2024_publication_on_2024_geometry(with_crosswalk: Loaded, tmp_path: Path) -> None:
-    loaded = apply_disclosure(with_crosswalk, 10)
+#: Eemsdelta (GM1979, 2021) and the three gemeenten of 2020 it was formed from
+EEMSDELTA = ("GM1979", "GM0003", "GM0010", "GM0024")
+
+
+@pytest.fixture(scope="module")
+def eemsdelta(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """The small store of Eemsdelta (tests/small_store.py: selections, as fetched with
+    ``--gemeente``) on indeling 2024 with the national address crosswalk."""
+    raw = write_small_store(EMBEDDED_RAW, tmp_path_factory.mktemp("eemsdelta") / "raw", gemeenten=EEMSDELTA)
+    return load_sources(raw, target_indeling=2024, crosswalk_paths=[shared_data / CROSSWALK])
+
+
+def test_a_selection_takes_its_part_of_a_national_crosswalk(eemsdelta: Loaded) -> None:
+    """The national crosswalk file maps the selection's wijken; codes of other gemeenten in
+    it are not a reason to fail."""
+    assert eemsdelta.selection == tuple(sorted(EEMSDELTA))
+    placed, reported = _wijken_2020_placed(eemsdelta)
+    wijken_2020 = set(eemsdelta.regions.query("indeling_year == 2020 and level == 'wijk'")["region_code"])
+    assert wijken_2020 and {c[2:6] for c in wijken_2020} == {"0003", "0010", "0024"}
+    assert placed | set(reported["code"]) == wijken_2020 and len(placed) > len(reported)
+    moved = eemsdelta.per_source["rivm_2024"]
+    assert set(moved.loc[moved["region_code"].str.startswith("WK"), "region_code"].str.slice(2, 6)) == {"1979"}
+
+
+def test_2024_publication_on_2024_geometry(eemsdelta: Loaded, tmp_path: Path) -> None:
+    loaded = apply_disclosure(eemsdelta, 10)
     loaded, validation = validate_loaded(loaded, "t")
     comparisons = compare_loaded(loaded)
     now = dt.datetime.now()

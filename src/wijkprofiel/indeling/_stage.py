@@ -107,8 +107,8 @@ def _rivm_onto(observations: pd.DataFrame, regions: pd.DataFrame, geometries: di
                units: dict[str, str], *, selection: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """RIVM observations of ``from_year`` onto ``to_year``: gemeenten by the overlay of the PDOK
     gemeente layers, wijken and buurten by the user's crosswalks. For a ``selection`` of
-    gemeenten the overlay keeps the gemeenten whose every target is in the selection; the
-    others are reported as not placed."""
+    gemeenten the overlay and the crosswalks (national files, such as VNG's) keep the codes
+    whose every target is in the selection; the others are reported as not placed."""
     source_layer = nearest_gemeente_layer(geometries, from_year)
     target_layer = nearest_gemeente_layer(geometries, to_year)
     crosswalks: dict[str, pd.DataFrame | None] = {}
@@ -116,12 +116,7 @@ def _rivm_onto(observations: pd.DataFrame, regions: pd.DataFrame, geometries: di
     how_gemeenten = "alleen ongewijzigde codes (geen gemeentekaarten)"
     if source_layer and target_layer and source_layer != target_layer:
         overlay = gemeente_crosswalk(geometries, source_layer, target_layer).assign(from_year=from_year, to_year=to_year)
-        if selection:
-            targets = set(regions.loc[(regions["indeling_year"] == to_year) & (regions["level"] == "gemeente"),
-                                      "region_code"])
-            outside = set(overlay.loc[~overlay["to_code"].isin(targets), "from_code"])
-            overlay = overlay[~overlay["from_code"].isin(outside)].reset_index(drop=True)
-        crosswalks["gemeente"] = overlay
+        crosswalks["gemeente"] = _within(overlay, regions, to_year, "gemeente") if selection else overlay
         layer = geometries[source_layer]
         if "attr_aantal_inwoners" in layer.columns:
             weights["gemeente"] = layer.set_index("region_code")["attr_aantal_inwoners"].dropna()
@@ -130,7 +125,7 @@ def _rivm_onto(observations: pd.DataFrame, regions: pd.DataFrame, geometries: di
     used: list[str] = []
     for path in crosswalk_paths:
         level, crosswalk, source_weights = read_user_crosswalk(Path(path), from_year=from_year, to_year=to_year)
-        crosswalks[level] = crosswalk
+        crosswalks[level] = _within(crosswalk, regions, to_year, level) if selection else crosswalk
         weights[level] = source_weights
         used.append(f"{Path(path).name} ({level})")
     moved, unmatched = harmonise_observations(
@@ -140,3 +135,11 @@ def _rivm_onto(observations: pd.DataFrame, regions: pd.DataFrame, geometries: di
     note = (f"RIVM {from_year} omgezet naar indeling {to_year}: gemeenten via {how_gemeenten}; "
             f"wijken en buurten via {how}; {unmatched['code'].nunique()} codes niet te plaatsen (zie harmonisation_report)")
     return moved, unmatched, note
+
+
+def _within(crosswalk: pd.DataFrame, regions: pd.DataFrame, to_year: int, level: str) -> pd.DataFrame:
+    """The rows of ``crosswalk`` whose from-code has every target among the ``level`` regions
+    of ``to_year`` (a selection of gemeenten holds only its own)."""
+    targets = set(regions.loc[(regions["indeling_year"] == to_year) & (regions["level"] == level), "region_code"])
+    outside = set(crosswalk.loc[~crosswalk["to_code"].isin(targets), "from_code"])
+    return crosswalk[~crosswalk["from_code"].isin(outside)].reset_index(drop=True)
