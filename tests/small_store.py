@@ -28,6 +28,8 @@ import json
 from collections.abc import Collection
 from pathlib import Path
 
+import pandas as pd
+
 from wijkprofiel.store import latest_snapshots, write_snapshot
 
 #: the gemeenten kept at wijk and buurt level by default (the CLI tests publish GM0233)
@@ -47,6 +49,13 @@ def _kept(code: str, digits: Collection[str]) -> bool:
     """Whether a region code is national (Nederland, a gemeente) or in one of the gemeenten."""
     code = code.strip().strip('"')
     return not code.startswith(("WK", "BU")) or code[2:6] in digits
+
+
+def read_by_selection(codes: pd.Series, gemeenten: Collection[str]) -> pd.Series:
+    """Which region codes a run on a selection of ``gemeenten`` reads: Nederland and the
+    gemeenten, wijken and buurten of the selection (a boolean mask aligned with ``codes``)."""
+    codes = codes.astype(str)
+    return codes.str.startswith("NL") | codes.str.slice(2, 6).isin({g[2:] for g in gemeenten})
 
 
 def _lines(data: bytes) -> tuple[bytes, list[bytes]]:

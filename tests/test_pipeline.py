@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.small_store import read_by_selection
 from wijkprofiel.warehouse import connect
 
 
@@ -79,8 +80,7 @@ def assert_rivm_equals_raw_file(con: duckdb.DuckDBPyConnection, path: Path,
     """
     ref = _independent_rivm(path)
     if gemeenten is not None:
-        digits = {g[2:] for g in gemeenten}
-        ref = ref[ref["region_code"].str.startswith("NL") | ref["region_code"].str.slice(2, 6).isin(digits)]
+        ref = ref[read_by_selection(ref["region_code"], gemeenten)]
     keys = dict(con.execute("SELECT source_key, indicator_id FROM indicators WHERE source = 'rivm_gezondheidsmonitor'").fetchall())
     ref["indicator_id"] = ref["key"].map(keys)
     assert ref["indicator_id"].notna().all()

@@ -25,9 +25,9 @@ def _files(root: Path) -> dict[str, bytes]:
 def published(small_warehouse: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The small store's warehouse (tests/small_store.py) and its publication: these tests
     are about how a publication is made, not about the national data."""
-    maps = tmp_path_factory.mktemp("published") / "maps"
-    pub.publish(Path(str(small_warehouse["db"])), maps, gemeenten=list(SMALL_GEMEENTEN), static_maps=False)
-    return {"db": Path(str(small_warehouse["db"])), "maps": maps}
+    db, maps = Path(str(small_warehouse["db"])), tmp_path_factory.mktemp("published") / "maps"
+    pub.publish(db, maps, gemeenten=list(SMALL_GEMEENTEN), static_maps=False)
+    return {"db": db, "maps": maps}
 
 
 @pytest.fixture

@@ -22,13 +22,8 @@ from wijkprofiel.load._stage import gemeente_selection
 from wijkprofiel.store import latest_snapshots, verify_snapshot
 
 
-@pytest.fixture(scope="module")
-def small(small_raw: Path) -> Path:
-    return small_raw  # the session's small store (conftest), written once per test process
-
-
-def test_small_store_keeps_wire_format_and_says_it_is_a_subset(small: Path) -> None:
-    snaps = {(s.source, s.dataset): s for s in latest_snapshots([small])}
+def test_small_store_keeps_wire_format_and_says_it_is_a_subset(small_raw: Path) -> None:
+    snaps = {(s.source, s.dataset): s for s in latest_snapshots([small_raw])}
     assert snaps.keys() == {(s.source, s.dataset) for s in latest_snapshots([EMBEDDED_RAW])}
     for snap in snaps.values():
         assert verify_snapshot(snap) == [], snap.path
@@ -49,13 +44,13 @@ def test_small_store_keeps_wire_format_and_says_it_is_a_subset(small: Path) -> N
                                                  if (s.source, s.dataset) == key).content_sha256
 
 
-def test_selection_is_read_from_the_manifests(small: Path) -> None:
-    assert gemeente_selection(discover_snapshots([small])) == tuple(sorted(SMALL_GEMEENTEN))
+def test_selection_is_read_from_the_manifests(small_raw: Path) -> None:
+    assert gemeente_selection(discover_snapshots([small_raw])) == tuple(sorted(SMALL_GEMEENTEN))
     assert gemeente_selection(discover_snapshots([EMBEDDED_RAW])) == ()
     # one full table beside the selections (another dataset, e.g. a fetched ``50090NED_GM0233``
     # beside the embedded ``50090NED``) makes the load national
     full_rivm = [i for i in discover_snapshots([EMBEDDED_RAW]) if i.source == "rivm"]
-    assert gemeente_selection([*discover_snapshots([small]), *full_rivm]) == ()
+    assert gemeente_selection([*discover_snapshots([small_raw]), *full_rivm]) == ()
 
 
 def _regions(counts: dict[str, int], year: int = 2020) -> pd.DataFrame:
@@ -82,11 +77,11 @@ def test_region_counts_of_a_selection() -> None:
 
 
 @pytest.mark.slow  # loads and validates the selection (about 20 s)
-def test_a_selection_loads_validates_and_keeps_vektis_to_it(small: Path) -> None:
+def test_a_selection_loads_validates_and_keeps_vektis_to_it(small_raw: Path) -> None:
     from wijkprofiel.checks import apply_disclosure, validate_loaded
     from wijkprofiel.load import load_sources
 
-    loaded = load_sources(small)
+    loaded = load_sources(small_raw)
     assert loaded.selection == tuple(sorted(SMALL_GEMEENTEN))
     gemeenten = set(loaded.regions.loc[(loaded.regions["level"] == "gemeente")
                                        & (loaded.regions["indeling_year"] == 2020), "region_code"])

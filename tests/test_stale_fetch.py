@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
-from tests.small_store import SMALL_GEMEENTEN
+from tests.small_store import SMALL_GEMEENTEN, read_by_selection
 from tests.test_pipeline import assert_rivm_equals_raw_file
 from wijkprofiel.checks import source_status_checks
 from wijkprofiel.load import Loaded, mark_fetch_failures
@@ -116,8 +116,7 @@ def test_timeout_on_every_retry_finishes_on_the_last_snapshot_marked_stale(black
     assert len(rows) == 1
     markdown = json.loads(rows[0][0]) if rows[0][0].startswith('"') else rows[0][0]
     codes = pd.read_csv(embedded, dtype=str, usecols=["WijkenEnBuurten"])["WijkenEnBuurten"].str.strip()
-    in_use = codes.str.startswith("NL") | codes.str.slice(2, 6).isin({g[2:] for g in SMALL_GEMEENTEN})
-    rows_in_use = int(in_use.sum())  # the rows of the snapshot's CSV that the selection reads
+    rows_in_use = int(read_by_selection(codes, SMALL_GEMEENTEN).sum())  # the rows of the snapshot's CSV that the selection reads
     assert 0 < rows_in_use < len(codes)
     assert f"| rivm | **stale** (niet actueel) | 2022-07-01 | {rows_in_use} |" in markdown
     assert "Read timed out" in markdown and "niet-actuele bronnen: rivm (gegevens van 2022-07-01)" in markdown
