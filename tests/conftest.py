@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,10 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WIJKPROFIEL_SHARED_DATA", REPO.parent / "shared" / "data"))
 EMBEDDED_RAW = REPO / "data" / "raw"
 
-#: session fixtures that build a warehouse (the national one: about a minute per test
-#: process; the small store's: about 20 s): a test that uses one is ``slow`` (``make test``,
+#: session fixtures that load the national data or build a warehouse (the national one: about
+#: a minute per test process; the small store's: about 20 s): a test that uses one is ``slow`` (``make test``,
 #: not the ``make test-fast`` edit loop)
-WAREHOUSE_FIXTURES = frozenset({"warehouse", "national", "small_warehouse"})
+WAREHOUSE_FIXTURES = frozenset({"warehouse", "national", "small_warehouse", "national_load"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -55,10 +56,20 @@ def small_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def national_load() -> Any:
+    """``load_sources`` of the embedded raw store (national; ≈ 25 s), loaded once per test
+    process: the warehouse below and the tests of the raw load share it. Read it; the
+    library's stages return new objects and never change it."""
+    from wijkprofiel.load import load_sources
+
+    return load_sources(EMBEDDED_RAW)
+
+
+@pytest.fixture(scope="session")
+def warehouse(national_load: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The national warehouse built once from the embedded raw store (library stages, no
     Prefect). Shared by the end-to-end and fault tests."""
-    return build_warehouse(EMBEDDED_RAW, tmp_path_factory.mktemp("national"))
+    return build_warehouse(EMBEDDED_RAW, tmp_path_factory.mktemp("national"), loaded=national_load)
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +79,9 @@ def small_warehouse(small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -
     return build_warehouse(small_raw, tmp_path_factory.mktemp("small_warehouse"))
 
 
-def build_warehouse(raw: Path, out: Path) -> dict[str, object]:
-    """Load, disclosure, validation, comparisons and the DuckDB file of ``raw`` in ``out``
-    (library stages, no Prefect)."""
+def build_warehouse(raw: Path, out: Path, loaded: Any = None) -> dict[str, object]:
+    """Load (unless ``loaded``, the load of ``raw``, is given), disclosure, validation,
+    comparisons and the DuckDB file of ``raw`` in ``out`` (library stages, no Prefect)."""
     import datetime as dt
 
     from wijkprofiel.checks import apply_disclosure, validate_loaded
@@ -78,8 +89,7 @@ def build_warehouse(raw: Path, out: Path) -> dict[str, object]:
     from wijkprofiel.load import load_sources
     from wijkprofiel.warehouse import write_warehouse
 
-    loaded = load_sources(raw)
-    loaded = apply_disclosure(loaded, 10)
+    loaded = apply_disclosure(load_sources(raw) if loaded is None else loaded, 10)
     loaded, validation = validate_loaded(loaded, "test-run")
     comparisons = compare_loaded(loaded)
     derived = derive_tables(loaded, comparisons)

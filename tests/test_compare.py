@@ -515,10 +515,8 @@ def baseline_pandas(obs: pd.DataFrame, regions: pd.DataFrame, indicators: pd.Dat
 
 
 @pytest.fixture(scope="module")
-def embedded() -> Any:
-    from wijkprofiel.load import load_sources
-
-    return load_sources(REPO / "data" / "raw")
+def embedded(national_load: Any) -> Any:
+    return national_load  # the session's national load (tests/conftest.py)
 
 
 @pytest.mark.slow  # loads the national embedded data

@@ -27,7 +27,7 @@ from wijkprofiel.checks import (
 )
 from wijkprofiel.compare import compare_loaded
 from wijkprofiel.errors import ConfigError, ValidationError
-from wijkprofiel.load import Loaded, load_geometry, load_sources
+from wijkprofiel.load import Loaded, load_geometry
 from wijkprofiel.sources.kwb import parse_kwb_snapshot
 from wijkprofiel.sources.rivm import parse_rivm_csv
 from wijkprofiel.sources.vektis import parse_vektis_zvw
@@ -63,8 +63,8 @@ def pdok(embedded_raw: Path) -> dict[str, gpd.GeoDataFrame]:
 
 
 @pytest.fixture(scope="module")
-def loaded(embedded_raw: Path) -> Loaded:
-    return load_sources(embedded_raw)
+def loaded(national_load: Loaded) -> Loaded:
+    return national_load  # the session's national load of the embedded raw store (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
