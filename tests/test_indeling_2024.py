@@ -14,7 +14,8 @@ from tests.conftest import EMBEDDED_RAW
 from tests.small_store import write_small_store
 from wijkprofiel.checks import apply_disclosure, validate_loaded
 from wijkprofiel.compare import compare_loaded
-from wijkprofiel.load import Loaded, load_geometry, load_sources
+from wijkprofiel.indeling import harmonise_loaded
+from wijkprofiel.load import Loaded, load_geometry, load_raw, load_sources
 from wijkprofiel.publish import publish
 from wijkprofiel.warehouse import write_warehouse
 
@@ -24,13 +25,20 @@ CROSSWALK = "crosswalk/vng_grenswijzigen_wijk_2020_naar_2024_adressen.csv.gz"
 
 
 @pytest.fixture(scope="module")
-def identity_only() -> Loaded:
-    return load_sources(EMBEDDED_RAW, target_indeling=2024)
+def raw_2024() -> Loaded:
+    """The national raw load for indeling 2024, read once: the two fixtures below harmonise
+    it without and with the crosswalk (``load_sources`` is these two steps)."""
+    return load_raw(EMBEDDED_RAW, target_indeling=2024)
 
 
 @pytest.fixture(scope="module")
-def with_crosswalk(shared_data: Path) -> Loaded:
-    return load_sources(EMBEDDED_RAW, target_indeling=2024, crosswalk_paths=[shared_data / CROSSWALK])
+def identity_only(raw_2024: Loaded) -> Loaded:
+    return harmonise_loaded(raw_2024, 2024)
+
+
+@pytest.fixture(scope="module")
+def with_crosswalk(raw_2024: Loaded, shared_data: Path) -> Loaded:
+    return harmonise_loaded(raw_2024, 2024, [shared_data / CROSSWALK])
 
 
 def _wijken_2020_placed(loaded: Loaded) -> tuple[set[str], pd.DataFrame]:
