@@ -23,9 +23,10 @@ run: $(STAMP)
 	$(BIN)/wijkprofiel run $(ARGS)
 
 # test processes: one per core (at most 4: each may build the national warehouse, ~4 GB),
-# whole modules per process so module fixtures are built once; WORKERS=0 runs in this process
+# whole modules per process so module fixtures are built once, in the order of tests/conftest.py
+# (modules with slow tests first); WORKERS=0 runs in this process
 WORKERS ?= auto
-XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --maxprocesses 4 --dist loadfile)
+XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder)
 
 # everything that guards correctness (slow end-to-end and browser tests included); CI runs this
 test: $(STAMP)
