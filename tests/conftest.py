@@ -8,6 +8,7 @@ with a clear reason when it is absent; CI always has it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
     slow_modules = {item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in slow_modules)  # stable
+
+
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Per test module: a temporary Prefect API (``prefect_test_harness``, its database a
+    copy of one migrated once per process: ``tests/prefect_home.py``) and PREFECT_HOME
+    (nothing written to the user's home)."""
+    from tests.prefect_home import seeded_test_harness
+
+    with seeded_test_harness(tmp_path_factory.mktemp("prefect-home")) as home:
+        yield home
 
 
 @pytest.fixture(scope="session")

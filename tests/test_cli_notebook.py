@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.prefect_home import seeded_prefect_home
 from wijkprofiel.cli import main
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PREFECT_HOME=str(cwd / ".prefect"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PREFECT_HOME=str(seeded_prefect_home(cwd / ".prefect")), PYTHONUNBUFFERED="1")
     return subprocess.run([sys.executable, "-m", "wijkprofiel.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 

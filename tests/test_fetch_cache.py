@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,6 @@ from wijkprofiel.store import MANIFEST_NAME
 
 replay_server = server_fixture()
 replay = replay_fixture()
-
-
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A temporary Prefect database and PREFECT_HOME (nothing written to the user's home)."""
-    from prefect.settings import PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    with temporary_settings({PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=240):
-        yield home
 
 
 def _fetch(replay: ReplayServer, raw: Path, cache: Path, params: dict[str, Any], expiration: float) -> tuple[int, str]:

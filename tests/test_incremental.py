@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,6 @@ from tests.warehouse_digest import digest_differences, warehouse_digest
 
 #: pages that say when they were made (the index and the validation report)
 TIMESTAMPED = {"index.html", "validatie.html"}
-
-
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from prefect.settings import PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    with temporary_settings({PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=240):
-        yield home
 
 
 def _run(raw: Path, out: Path) -> int:

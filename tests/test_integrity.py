@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
+from tests.prefect_home import seeded_prefect_home
 from wijkprofiel.load import CorruptSnapshotError, check_integrity, discover_snapshots, load_raw
 
 
@@ -73,7 +74,7 @@ def test_run_with_a_changed_file_exits_3_and_says_why(warehouse: dict[str, objec
     out = tmp_path / "out"
     (out / "data" / "processed").mkdir(parents=True)
     shutil.copy(Path(str(warehouse["db"])), out / "data" / "processed" / "wijkprofiel.duckdb")  # the last good run
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PREFECT_HOME=str(seeded_prefect_home(tmp_path / ".prefect")), PYTHONUNBUFFERED="1")
     proc = subprocess.run([sys.executable, "-m", "wijkprofiel.cli", "run", "--gemeente", "GM0233", "--raw", str(raw),
                            "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 3, (proc.stdout + proc.stderr)[-3000:]

@@ -26,6 +26,7 @@ import duckdb
 import pytest
 
 from benchmarks.bench_rerun import change_vektis
+from tests.prefect_home import seeded_prefect_home
 
 GEMEENTE = "GM0233"
 KILL_TIMEOUT = 900.0
@@ -107,7 +108,7 @@ def _leftovers(out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def interrupted(small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("interrupted")
-    raw, out, home = tmp / "raw", tmp / "out", tmp / ".prefect"
+    raw, out, home = tmp / "raw", tmp / "out", seeded_prefect_home(tmp / ".prefect")
     shutil.copytree(small_raw, raw)  # the small store (tests/small_store.py): a run of two gemeenten
     db, maps = out / "data" / "processed" / "wijkprofiel.duckdb", out / "maps"
     _finished_run(raw, out, home)

@@ -55,17 +55,6 @@ STORE_GEMEENTEN = (*GEMEENTEN, "GM1680")
 WSJG_ID = "wsjg_synthetisch_eenzaamheid"
 
 
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A temporary Prefect database and PREFECT_HOME (nothing written to the user's home)."""
-    from prefect.settings import PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    with temporary_settings({PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=240):
-        yield home
-
-
 def month_catalogue(replay: ReplayServer, path: Path) -> Path:
     """The shipped catalogue with this month's datasets, pointed at the replay server."""
     doc = yaml.safe_load(DEFAULT_CATALOGUE.read_text(encoding="utf-8"))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,6 @@ from tests.small_store import SMALL_GEMEENTEN
 #: chunking is what is tested, not the size
 GEMEENTEN = list(SMALL_GEMEENTEN)
 STAMP = "2026-01-02 03:04"
-
-
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A temporary Prefect database and PREFECT_HOME (nothing written to the user's home)."""
-    from prefect.settings import PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    with temporary_settings({PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=240):
-        yield home
 
 
 @pytest.fixture(scope="module")

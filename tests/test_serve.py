@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 from tests.conftest import REPO
+from tests.prefect_home import seeded_prefect_home
 from wijkprofiel.cli import main
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,7 +74,7 @@ def served(small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "PREFECT_UI_"))}
-    env.update(PREFECT_HOME=str(tmp / ".prefect"), PYTHONUNBUFFERED="1", COLUMNS="200")
+    env.update(PREFECT_HOME=str(seeded_prefect_home(tmp / ".prefect")), PYTHONUNBUFFERED="1", COLUMNS="200")
     log_path = tmp / "serve.log"
     log = log_path.open("w")
     # the first run is due one interval after the deployment is created; once it has

@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import EMBEDDED_RAW
+from tests.prefect_home import seeded_prefect_home
 from tests.small_store import SMALL_GEMEENTEN, read_by_selection
 from tests.test_pipeline import assert_rivm_equals_raw_file
 from wijkprofiel.checks import source_status_checks
@@ -78,7 +79,7 @@ def test_timeout_on_every_retry_finishes_on_the_last_snapshot_marked_stale(black
     shutil.copytree(small_raw, raw)  # the small store (tests/small_store.py): a selection, as fetched
     before = _tree(raw)
     embedded = next((raw / "rivm" / "50090NED").glob("*/UntypedDataSet_MW00000.csv.gz"))
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PREFECT_HOME=str(seeded_prefect_home(tmp_path / ".prefect")), PYTHONUNBUFFERED="1")
     proc = subprocess.run(
         [sys.executable, "-m", "wijkprofiel.cli", "run", "--gemeente", "GM0233", "--raw", str(raw), "--out", str(out),
          "--ververs", "rivm", "--bron-optie", f"rivm.catalog_url={black_hole.host}",
