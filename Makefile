@@ -26,7 +26,7 @@ run: $(STAMP)
 # whole modules per process so module fixtures are built once, in the order of tests/conftest.py
 # (modules with slow tests first); WORKERS=0 runs in this process
 WORKERS ?= auto
-XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder)
+XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --maxprocesses 4 --dist loadgroup --no-loadscope-reorder)
 
 # everything that guards correctness (slow end-to-end and browser tests included); CI runs this
 test: $(STAMP)

@@ -8,17 +8,28 @@ with a clear reason when it is absent; CI always has it.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.process_groups import (
+    GROUPS_FILE,
+    SharedFixtureScheduling,
+    module_groups,
+    module_of,
+    write_groups,
+)
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WIJKPROFIEL_SHARED_DATA", REPO.parent / "shared" / "data"))
 EMBEDDED_RAW = REPO / "data" / "raw"
+_GROUPS_DIR = pytest.StashKey[Path]()
 
 #: session fixtures that load the national data or build a warehouse (the national one: about
 #: a minute per test process; the small store's: about 20 s): a test that uses one is ``slow`` (``make test``,
@@ -26,17 +37,57 @@ EMBEDDED_RAW = REPO / "data" / "raw"
 WAREHOUSE_FIXTURES = frozenset({"warehouse", "national", "small_warehouse", "national_load"})
 
 
+#: the process groups of ``make test`` (``tests/process_groups.py``): modules using one of these
+#: session fixtures run in one process, so the fixtures are built once per run
+SHARED_FIXTURE_GROUPS = (("national", frozenset({"warehouse", "national", "national_load"})),
+                         ("small_warehouse", frozenset({"small_warehouse"})))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controller of ``--dist loadgroup``: the file where the first worker writes the
+    process groups of its collection (``tests/process_groups.py``)."""
+    if config.getoption("dist", "no") == "loadgroup" and not hasattr(config, "workerinput"):
+        config.stash[_GROUPS_DIR] = Path(tempfile.mkdtemp(prefix="wijkprofiel-test-groups-"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _GROUPS_DIR in config.stash:
+        shutil.rmtree(config.stash[_GROUPS_DIR], ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist hooks (absent with -p no:xdist)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: tell every worker where the groups file is."""
+    if _GROUPS_DIR in node.config.stash:
+        node.workerinput[GROUPS_FILE] = str(node.config.stash[_GROUPS_DIR] / "groups.json")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: whole process groups (``tests/process_groups.py``) per worker."""
+    if _GROUPS_DIR not in config.stash:
+        return None
+    return SharedFixtureScheduling(config, log, config.stash[_GROUPS_DIR] / "groups.json")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that needs a warehouse ``slow``; then put the modules with slow tests
-    first (each module's tests stay together and in order). pytest-xdist hands out whole
-    modules in this order (``--dist loadfile --no-loadscope-reorder``, see the Makefile): the
-    long modules start first and the many short ones fill the gaps at the end, instead of a
+    """Mark every test that needs a warehouse ``slow``; then put the process groups with slow
+    tests first (each module's tests stay together and in order).
+
+    pytest-xdist hands out whole groups in this order (``--dist loadgroup
+    --no-loadscope-reorder``, see the Makefile and ``tests/process_groups.py``): the long
+    groups start first and the many short modules fill the gaps at the end, instead of a
     module of minutes starting last while the other process has run out of work."""
     for item in items:
         if WAREHOUSE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    slow_modules = {item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in slow_modules)  # stable
+    groups = module_groups(((item.nodeid, getattr(item, "fixturenames", ())) for item in items),
+                           SHARED_FIXTURE_GROUPS)
+    slow_groups = {groups[module_of(item.nodeid)] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: groups[module_of(item.nodeid)] not in slow_groups)  # stable
+    worker = getattr(config, "workerinput", {})
+    if GROUPS_FILE in worker and worker.get("workerid") == "gw0":
+        write_groups(Path(worker[GROUPS_FILE]), groups)
 
 
 @pytest.fixture(scope="module")
