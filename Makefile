@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/wijkprofiel run $(ARGS)
 
-# test processes: one per core (at most 4: each may build the national warehouse, ~4 GB),
-# whole modules per process so module fixtures are built once, in the order of tests/conftest.py
-# (modules with slow tests first); WORKERS=0 runs in this process
+# test processes: one per core (at most 4, ~4 GB each); whole modules per process, and the modules
+# that use the national load or warehouse together in one (tests/process_groups.py), so each
+# fixture is built once per run; modules with slow tests first (tests/conftest.py);
+# WORKERS=0 runs in this process
 WORKERS ?= auto
 XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --maxprocesses 4 --dist loadgroup --no-loadscope-reorder)
 

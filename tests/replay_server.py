@@ -289,28 +289,32 @@ def synthetic_margin_rows(header: list[str], records: list[list[str]]) -> list[l
     The point estimates are real (50090NED); the bounds are **invented** around them
     (:data:`_SYNTHETIC_N`), padded like the real cells (width 8, one decimal, ``'       .'``
     where the estimate is missing), so that the wire shape equals a table with all three
-    Marges. Row IDs continue after the recorded ones.
+    Marges. Row IDs continue after the recorded ones. Computed per column (numpy), the
+    same numbers as per cell: ``100 (p ± 1.96 sqrt(max(p (1 − p), 1e-4) / n))``, clipped to
+    0–100, ``p`` the estimate / 100.
     """
     marges, soort = header.index("Marges"), next(i for i, h in enumerate(header) if h.startswith("SoortRegio"))
     topics = [i for i, h in enumerate(header) if i > 0 and h not in ("Leeftijd", "Marges", "WijkenEnBuurten", "Perioden")
               and not h.startswith(("Gemeentenaam", "SoortRegio", "Codering"))]
+    columns = list(zip(*records, strict=True)) if records else [() for _ in header]
+    levels, level_of_row = np.unique(np.array([k.strip() for k in columns[soort]], dtype=object), return_inverse=True)
+    n = np.array([_SYNTHETIC_N.get(str(k), 300.0) for k in levels], dtype="float64")
+    first_id = max(int(r) for r in columns[0]) + 1
     out: list[list[str]] = []
-    next_id = max(int(r[0]) for r in records) + 1
-    for sign, key in ((-1.0, "MOG0095"), (1.0, "MBG0095")):
-        for rec in records:
-            row = list(rec)
-            row[0] = str(next_id)
-            next_id += 1
-            row[marges] = key
-            n = _SYNTHETIC_N.get(rec[soort].strip(), 300.0)
-            for i in topics:
-                cell = rec[i].strip()
-                if cell in ("", "."):
-                    continue
-                p = float(cell) / 100.0
-                bound = 100.0 * (p + sign * 1.96 * float(np.sqrt(max(p * (1 - p), 1e-4) / n)))
-                row[i] = f"{min(max(bound, 0.0), 100.0):8.1f}"
-            out.append(row)
+    for step, (sign, key) in enumerate(((-1.0, "MOG0095"), (1.0, "MBG0095"))):
+        new = list(columns)
+        new[0] = tuple(str(first_id + step * len(records) + j) for j in range(len(records)))
+        new[marges] = (key,) * len(records)
+        for i in topics:  # the bound of every distinct estimate and level, then taken per row
+            codes, uniques = pd.factorize(pd.Series(columns[i], dtype=object))
+            stripped = [str(u).strip() for u in uniques]
+            has = np.array([u not in ("", ".") for u in stripped], dtype=bool)
+            p = np.array([float(u) if ok else 0.0 for u, ok in zip(stripped, has.tolist(), strict=True)]) / 100.0
+            bound = 100.0 * (p[:, None] + sign * 1.96 * np.sqrt(np.maximum(p * (1 - p), 1e-4)[:, None] / n[None, :]))
+            texts = np.array([[f"{b:8.1f}" for b in row] for row in np.clip(bound, 0.0, 100.0).tolist()], dtype=object)
+            texts[~has, :] = np.array(uniques, dtype=object)[~has, None]  # missing estimates stay as they are
+            new[i] = texts[codes, level_of_row].tolist()
+        out.extend(list(row) for row in zip(*new, strict=True))
     return out
 
 
