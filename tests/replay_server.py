@@ -296,23 +296,26 @@ def synthetic_margin_rows(header: list[str], records: list[list[str]]) -> list[l
     marges, soort = header.index("Marges"), next(i for i, h in enumerate(header) if h.startswith("SoortRegio"))
     topics = [i for i, h in enumerate(header) if i > 0 and h not in ("Leeftijd", "Marges", "WijkenEnBuurten", "Perioden")
               and not h.startswith(("Gemeentenaam", "SoortRegio", "Codering"))]
-    columns = list(zip(*records, strict=True)) if records else [() for _ in header]
+    columns = list(zip(*records, strict=True))
     levels, level_of_row = np.unique(np.array([k.strip() for k in columns[soort]], dtype=object), return_inverse=True)
     n = np.array([_SYNTHETIC_N.get(str(k), 300.0) for k in levels], dtype="float64")
+    estimates = {}  # per topic: its distinct cells (codes per row), which hold an estimate, the estimates / 100
+    for i in topics:
+        codes, uniques = pd.factorize(pd.Series(columns[i], dtype=object))
+        stripped = [str(u).strip() for u in uniques]
+        has = np.array([u not in ("", ".") for u in stripped], dtype=bool)
+        p = np.array([float(u) if ok else 0.0 for u, ok in zip(stripped, has.tolist(), strict=True)]) / 100.0
+        estimates[i] = (codes, np.array(uniques, dtype=object), has, p)
     first_id = max(int(r) for r in columns[0]) + 1
     out: list[list[str]] = []
     for step, (sign, key) in enumerate(((-1.0, "MOG0095"), (1.0, "MBG0095"))):
         new = list(columns)
         new[0] = tuple(str(first_id + step * len(records) + j) for j in range(len(records)))
         new[marges] = (key,) * len(records)
-        for i in topics:  # the bound of every distinct estimate and level, then taken per row
-            codes, uniques = pd.factorize(pd.Series(columns[i], dtype=object))
-            stripped = [str(u).strip() for u in uniques]
-            has = np.array([u not in ("", ".") for u in stripped], dtype=bool)
-            p = np.array([float(u) if ok else 0.0 for u, ok in zip(stripped, has.tolist(), strict=True)]) / 100.0
+        for i, (codes, uniques, has, p) in estimates.items():  # the bound of every distinct estimate and level
             bound = 100.0 * (p[:, None] + sign * 1.96 * np.sqrt(np.maximum(p * (1 - p), 1e-4)[:, None] / n[None, :]))
             texts = np.array([[f"{b:8.1f}" for b in row] for row in np.clip(bound, 0.0, 100.0).tolist()], dtype=object)
-            texts[~has, :] = np.array(uniques, dtype=object)[~has, None]  # missing estimates stay as they are
+            texts[~has, :] = uniques[~has, None]  # missing estimates stay as they are
             new[i] = texts[codes, level_of_row].tolist()
         out.extend(list(row) for row in zip(*new, strict=True))
     return out
