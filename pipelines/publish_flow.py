@@ -58,9 +58,10 @@ _THREADS: Any = ThreadPoolTaskRunner(max_workers=DEFAULT_THREADS)
 # ---------------------------------------------------------------- tasks
 @task(name="publicatie-voorbereiden", cache_policy=NO_CACHE)
 def prepare(db_path: Path, maps_dir: Path, indeling_year: int, gemeenten: list[str] | None, self_contained: bool,
-            static_maps: bool, generated: str | None) -> PublishContext:
+            static_maps: bool, generated: str | None, geometry_cache: Path | None = None) -> PublishContext:
     ctx = prepare_publication(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
-                              self_contained=self_contained, static_maps=static_maps, generated=generated)
+                              self_contained=self_contained, static_maps=static_maps, generated=generated,
+                              geometry_cache=geometry_cache)
     get_run_logger().info("publicatie voorbereid: %d gemeenten in %s", len(ctx.gemeenten), ctx.build)
     return ctx
 
@@ -101,11 +102,13 @@ def finish(ctx: PublishContext, parts: list[Tally]) -> PublishResult:
 
 @task(name="publiceren", cache_policy=NO_CACHE)
 def publish_whole(db_path: Path, maps_dir: Path, indeling_year: int, gemeenten: list[str] | None,
-                  self_contained: bool, static_maps: bool, generated: str) -> PublishResult:
+                  self_contained: bool, static_maps: bool, generated: str,
+                  geometry_cache: Path | None = None) -> PublishResult:
     """The whole publication in this process (the default, without Dask)."""
     result = publish(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
                      self_contained=self_contained, static_maps=static_maps, generated=generated,
-                     extra_files={"validatie.html": _validation_page(db_path, generated)})
+                     extra_files={"validatie.html": _validation_page(db_path, generated)},
+                     geometry_cache=geometry_cache)
     _log_result(result)
     return result
 
@@ -125,7 +128,7 @@ def _log_result(result: PublishResult) -> None:
 @flow(name="publish", task_runner=_THREADS)
 def publish_flow(db_path: Path, maps_dir: Path, indeling_year: int = 2020, gemeenten: list[str] | None = None,
                  self_contained: bool = True, static_maps: bool = True, chunks: int = 2,
-                 generated: str | None = None) -> PublishResult:
+                 generated: str | None = None, geometry_cache: Path | None = None) -> PublishResult:
     """Maps, profiles and the index from the warehouse, per chunk of gemeenten on the task runner.
 
     Parameters
@@ -136,13 +139,16 @@ def publish_flow(db_path: Path, maps_dir: Path, indeling_year: int = 2020, gemee
         publication is one task in this process.
     generated
         Publication time shown on the pages (default: now).
+    geometry_cache
+        Directory of the prepared web geometry kept between runs (None: prepared every time).
     """
     if chunks <= 0:
         stamp = generated or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         whole: PublishResult = publish_whole(db_path, maps_dir, indeling_year, gemeenten, self_contained,
-                                             static_maps, stamp)
+                                             static_maps, stamp, geometry_cache)
         return whole
-    ctx: PublishContext = prepare(db_path, maps_dir, indeling_year, gemeenten, self_contained, static_maps, generated)
+    ctx: PublishContext = prepare(db_path, maps_dir, indeling_year, gemeenten, self_contained, static_maps, generated,
+                                  geometry_cache)
     futures: list[PrefectFuture[Any]] = []
     try:
         codes = chunk_gemeenten(ctx, chunks)
@@ -192,7 +198,8 @@ def _api_url() -> str:
 
 def run_publish(db_path: Path, maps_dir: Path, *, indeling_year: int = 2020, gemeenten: list[str] | None = None,
                 self_contained: bool = True, static_maps: bool = True, dask_address: str | None = None,
-                dask_workers: int = 0, chunks: int = 0, generated: str | None = None) -> PublishResult:
+                dask_workers: int = 0, chunks: int = 0, generated: str | None = None,
+                geometry_cache: Path | None = None) -> PublishResult:
     """Run :func:`publish_flow` on the runner of :func:`task_runner`.
 
     ``chunks=0`` picks no fan-out without Dask (one in-process task, the fastest on one
@@ -204,5 +211,5 @@ def run_publish(db_path: Path, maps_dir: Path, *, indeling_year: int = 2020, gem
     run = publish_flow.with_options(task_runner=task_runner(dask_address, dask_workers))
     result: PublishResult = run(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
                                 self_contained=self_contained, static_maps=static_maps, chunks=chunks,
-                                generated=generated)
+                                generated=generated, geometry_cache=geometry_cache)
     return result

@@ -43,7 +43,7 @@ from wijkprofiel.compare import compare_loaded, derive_tables
 from wijkprofiel.config import raw_layers
 from wijkprofiel.indeling import harmonise_loaded
 from wijkprofiel.load import LoadCache, Loaded, load_raw, mark_fetch_failures
-from wijkprofiel.publish import PublishResult, remove_leftovers
+from wijkprofiel.publish import GeometryWarmup, PublishResult, remove_leftovers
 from wijkprofiel.store import (
     Catalogue,
     code_fingerprint,
@@ -178,15 +178,17 @@ def compare_flow(loaded: InMemory) -> tuple[pd.DataFrame, dict[str, pd.DataFrame
 
 
 def publish_flow(db_path: Path, maps_dir: Path, indeling_year: int = 2020, gemeenten: list[str] | None = None,
-                 self_contained: bool = True, dask_address: str | None = None, dask_workers: int = 0) -> PublishResult:
+                 self_contained: bool = True, dask_address: str | None = None, dask_workers: int = 0,
+                 geometry_cache: Path | None = None) -> PublishResult:
     """Maps, profiles and the index from the warehouse: the flow ``publish`` of
     ``pipelines/publish_flow.py``: one in-process task by default, or fanned out per chunk of
     gemeenten on a local Dask cluster of ``dask_workers`` processes or the Dask cluster at
-    ``dask_address``."""
+    ``dask_address``; the prepared web geometry is kept in ``geometry_cache``."""
     from pipelines.publish_flow import run_publish
 
     return run_publish(db_path, maps_dir, indeling_year=indeling_year, gemeenten=gemeenten,
-                       self_contained=self_contained, dask_address=dask_address, dask_workers=dask_workers)
+                       self_contained=self_contained, dask_address=dask_address, dask_workers=dask_workers,
+                       geometry_cache=geometry_cache)
 
 
 @flow(name="wijkprofiel", log_prints=True)
@@ -250,27 +252,36 @@ def wijkprofiel(
         check_gemeenten(loaded, gemeenten, indeling_year)
         stage("harmonise", f"omzetten naar indeling {indeling_year}")
         loaded = harmonise_flow(InMemory(loaded), crosswalks)
-        stage("validate", f"onthullingscontrole (drempel {disclosure_threshold}), quarantaine en validatie")
-        loaded, validation = validate_flow(InMemory(loaded), disclosure_threshold, run_id, db_path)
-        stage("compare", "vergelijkingen, trends en prioriteiten")
-        comparisons, derived = compare_flow(InMemory(loaded))
-        validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id),
-                                source_status_checks(loaded, run_id)], ignore_index=True)
-        stale = loaded.stale_sources
-        parameters = {"fingerprint": fingerprint, "raw_root": [str(r) for r in roots], "catalogue": str(catalogue.path),
-                      "gemeenten": gemeenten,
-                      "indeling_year": indeling_year, "refresh_catalogue": refresh_catalogue,
-                      "disclosure_threshold": disclosure_threshold, "crosswalks": crosswalks or [],
-                      "refresh": refresh or [], "fetch_params": shown_parameters(fetch_params or {}),
-                      "fetch_options": (fetch_options or FetchOptions()).model_dump()}
-        # "publishing" until the maps are live: a run stopped while publishing never reads as
-        # completed (its warehouse stays; the live maps and the index name the earlier run)
-        run = {"run_id": run_id, "parameters": parameters, "code_version": __version__, "started": started,
-               "finished": None, "status": PUBLISHING}
-        stage("warehouse", f"DuckDB-database schrijven: {db_path}")
-        write(db_path, loaded, comparisons, validation, run, derived)
-        stage("publish", f"kaarten en profielen publiceren in {maps_dir} (gemeenten: {', '.join(gemeenten or []) or 'alle'})")
-        result = publish_flow(db_path, maps_dir, indeling_year, gemeenten, self_contained, dask_address, dask_workers)
+        # the maps' web geometry, prepared on the core the next stages leave idle (kept by content)
+        geometry_cache = Path(out_root) / "data" / "cache" / "geometrie"
+        warmup = GeometryWarmup(loaded.regions[loaded.regions["indeling_year"] == indeling_year], geometry_cache)
+        try:
+            stage("validate", f"onthullingscontrole (drempel {disclosure_threshold}), quarantaine en validatie")
+            loaded, validation = validate_flow(InMemory(loaded), disclosure_threshold, run_id, db_path)
+            stage("compare", "vergelijkingen, trends en prioriteiten")
+            comparisons, derived = compare_flow(InMemory(loaded))
+            validation = pd.concat([validation, check_publication(loaded, comparisons, indeling_year, run_id),
+                                    source_status_checks(loaded, run_id)], ignore_index=True)
+            stale = loaded.stale_sources
+            parameters = {"fingerprint": fingerprint, "raw_root": [str(r) for r in roots], "catalogue": str(catalogue.path),
+                          "gemeenten": gemeenten,
+                          "indeling_year": indeling_year, "refresh_catalogue": refresh_catalogue,
+                          "disclosure_threshold": disclosure_threshold, "crosswalks": crosswalks or [],
+                          "refresh": refresh or [], "fetch_params": shown_parameters(fetch_params or {}),
+                          "fetch_options": (fetch_options or FetchOptions()).model_dump()}
+            # "publishing" until the maps are live: a run stopped while publishing never reads as
+            # completed (its warehouse stays; the live maps and the index name the earlier run)
+            run = {"run_id": run_id, "parameters": parameters, "code_version": __version__, "started": started,
+                   "finished": None, "status": PUBLISHING}
+            stage("warehouse", f"DuckDB-database schrijven: {db_path}")
+            write(db_path, loaded, comparisons, validation, run, derived)
+            stage("publish", f"kaarten en profielen publiceren in {maps_dir} (gemeenten: {', '.join(gemeenten or []) or 'alle'})")
+            warmup.wait()
+        except BaseException:
+            warmup.cancel()
+            raise
+        result = publish_flow(db_path, maps_dir, indeling_year, gemeenten, self_contained, dask_address, dask_workers,
+                              geometry_cache)
         finish_run(db_path, run_id, "completed_with_stale_sources" if stale else "completed", dt.datetime.now())
     summary = summary_markdown(loaded, validation, comparisons, result, stale)
     stage("artifact", "samenvatting als artifact 'wijkprofiel-run' (tabblad Artifacts van deze flow run)")

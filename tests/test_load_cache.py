@@ -11,7 +11,11 @@ caught when its source comes from the cache.
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ import pytest
 from benchmarks.bench_rerun import change_vektis
 from wijkprofiel.errors import SourceError
 from wijkprofiel.load import LoadCache, Loaded, load_raw
+from wijkprofiel.load._source_cache import _detached
 
 CACHED = ["rivm", "cbs_kwb", "pdok"]
 
@@ -39,6 +44,7 @@ def loads(small_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     shutil.copytree(small_raw, raw)
     cache = LoadCache(tmp / "cache", "test-1")
     cold = load_raw([raw], cache=cache)
+    cache.wait()  # entries are written in the background
     entries = sorted(p.name.split("-")[0] for p in (tmp / "cache").glob("*.pickle"))
     warm = load_raw([raw], cache=LoadCache(tmp / "cache", "test-1"))
     change_vektis(raw)  # SYNTHETIC: a new Vektis 2023 snapshot with one cost changed
@@ -87,3 +93,30 @@ def test_a_changed_raw_file_is_caught_behind_the_cache(loads: dict[str, Any]) ->
     target.write_bytes(bytes(data))
     with pytest.raises(SourceError, match="sha256"):
         load_raw([raw], cache=LoadCache(loads["tmp"] / "cache", "test-2"))
+
+
+def test_entries_are_written_from_a_detached_copy_and_orphans_of_killed_writers_removed(tmp_path: Path) -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    orphan = tmp_path / f".rivm-{'0' * 32}.pickle.{ended.pid}-1.tmp"  # a writer killed mid-entry
+    live = tmp_path / f".rivm-{'1' * 32}.pickle.{os.getpid()}-1.tmp"  # this process: still writing
+    for tmp in (orphan, live):
+        tmp.write_bytes(b"half an entry")
+    cache = LoadCache(tmp_path, "test-1")
+    result = cache.get_or_load("rivm", "2" * 64, [], lambda: {"frame": pd.DataFrame({"a": [1, 2]})}, lambda _: set())
+    result["frame"].loc[0, "a"] = 5  # the caller goes on with its result while the entry is written
+    result["frame"]["b"] = 0
+    cache.wait()
+    assert not orphan.exists()
+    assert live.exists()
+    with (tmp_path / f"rivm-{'2' * 32}.pickle").open("rb") as fh:
+        stored = pickle.load(fh)  # noqa: S301 - written by this test
+    pd.testing.assert_frame_equal(stored["frame"], pd.DataFrame({"a": [1, 2]}))
+    value = {"frames": [pd.DataFrame({"a": [1, 2]})]}
+    copy = _detached(value)
+    value["frames"][0].loc[0, "a"] = 5
+    value["frames"].append(None)
+    assert copy == {"frames": [copy["frames"][0]]} and copy["frames"][0]["a"].tolist() == [1, 2]
+    again = LoadCache(tmp_path, "test-1")
+    assert again.get_or_load("rivm", "2" * 64, [], lambda: {"frame": None}, lambda _: set())["frame"] is not None
+    assert again.reused == ["rivm"]

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from wijkprofiel import __version__
 from wijkprofiel._prefect_server import (
@@ -126,14 +127,27 @@ def _catalogue_path(path: Path | None) -> str | None:
 
 @contextlib.contextmanager
 def _api_url(url: str) -> Iterator[None]:
-    """Prefect's API at ``url`` for this process (its settings) and for the processes the run
-    starts (Dask workers: the environment), both as before afterwards."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    """Prefect's API at ``url`` (the run's temporary server) for this process (its settings)
+    and for the processes the run starts (Dask workers: the environment), both as before
+    afterwards.
 
+    Flow-run heartbeats are off unless configured (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``):
+    they let a long-lived server notice a crashed run, but this server stops with the run,
+    and each flow's heartbeat thread costs up to a second when its flow ends (seven flows).
+    """
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    updates: dict[Any, Any] = {PREFECT_API_URL: url}
+    if not any(k in os.environ for k in ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")):
+        updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url
     try:
-        with temporary_settings({PREFECT_API_URL: url}):
+        with temporary_settings(updates):
             yield
     finally:
         if before is None:

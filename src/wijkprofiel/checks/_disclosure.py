@@ -65,7 +65,7 @@ def suppress_small_cells(observations: pd.DataFrame, threshold: int = DEFAULT_TH
     if int(threshold) != threshold or threshold < 1:
         msg = f"disclosure threshold must be a whole number ≥ 1, got {threshold!r}"
         raise ConfigError(msg)
-    out = observations.copy()
+    out = observations.copy(deep=False)  # copy-on-write (pandas ≥ 3): a real copy of what changes only
     den = out["denominator"].to_numpy(dtype="float64")
     num = out["numerator"].to_numpy(dtype="float64")
     small_rate = ~np.isnan(den) & (den < threshold)

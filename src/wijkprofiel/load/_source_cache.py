@@ -9,6 +9,11 @@ was read from (its ``sources`` rows) are checked against their manifests
 (:func:`check_integrity`), as a parse would: a raw file changed after its snapshot was
 written is still caught. One entry per source is kept (the newest); entries
 are written atomically (temporary file, then rename) and an unreadable entry is parsed again.
+An entry is written by a background thread (pickling and writing a national RIVM entry take
+about two seconds, mostly outside the GIL) from a detached copy of the result, so the load
+goes on at once; :meth:`LoadCache.wait` (and the end of the process: the thread is not a
+daemon) waits for it, and a load in the same process waits for pending writes first.
+Temporary files of a process that was killed while writing are removed by the next write.
 
 The cache is a directory of the run's own output (``<out>/data/cache/laden``), written and read
 only by wijkprofiel: entries are pickles, so a directory writable by others must not be used.
@@ -17,14 +22,18 @@ only by wijkprofiel: entries are pickles, so a directory writable by others must
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import pickle
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import pandas as pd
 
 from wijkprofiel.load._discovery import SnapshotInfo, check_integrity
 from wijkprofiel.store import sha256_file
@@ -32,6 +41,10 @@ from wijkprofiel.store import sha256_file
 __all__ = ["LoadCache"]
 
 T = TypeVar("T")
+
+#: entries being written by background threads of this process, per cache directory
+_PENDING: dict[Path, list[threading.Thread]] = {}
+_PENDING_LOCK = threading.Lock()
 
 
 @dataclass
@@ -73,6 +86,7 @@ class LoadCache:
         the snapshots a result was read from; on a cache hit those of ``infos`` are verified
         against their manifests (CorruptSnapshotError as from the parse itself).
         """
+        self.wait()
         path = Path(self.directory) / f"{source}-{key[:32]}.pickle"
         if path.is_file():
             try:
@@ -90,9 +104,29 @@ class LoadCache:
         self._store(path, source, value)
         return value
 
+    def wait(self) -> None:
+        """Block until the entries this process is writing into the directory are written."""
+        with _PENDING_LOCK:
+            threads = list(_PENDING.get(Path(self.directory).resolve(), []))
+        for thread in threads:
+            thread.join()
+
     def _store(self, path: Path, source: str, value: object) -> None:
+        """Write ``value`` under ``path`` in a background thread (from a detached copy)."""
+        directory = Path(self.directory).resolve()
+        snapshot = _detached(value)
+        thread = threading.Thread(target=self._write, args=(path, source, snapshot), daemon=False,
+                                  name=f"wijkprofiel-cache-{source}")
+        with _PENDING_LOCK:
+            pending = [t for t in _PENDING.get(directory, []) if t.is_alive()]
+            _PENDING[directory] = [*pending, thread]
+        thread.start()
+
+    @staticmethod
+    def _write(path: Path, source: str, value: object) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        _remove_orphans(path.parent, source)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
             with tmp.open("wb") as fh:
                 pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -104,3 +138,38 @@ class LoadCache:
         for old in path.parent.glob(f"{source}-*.pickle"):
             if old != path:
                 old.unlink(missing_ok=True)
+
+
+def _detached(value: Any) -> Any:
+    """``value`` with new containers all the way down to its frames (shallow copies: pandas
+    copies on write), so the caller may change its result while a thread pickles this."""
+    if isinstance(value, pd.DataFrame):
+        return value.copy(deep=False)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _detached(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    if isinstance(value, list):
+        return [_detached(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_detached(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _detached(v) for k, v in value.items()}
+    return value
+
+
+def _remove_orphans(directory: Path, source: str) -> None:
+    """Temporary entries of ``source`` left by processes that no longer run (killed while writing)."""
+    for tmp in directory.glob(f".{source}-*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

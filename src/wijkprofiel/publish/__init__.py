@@ -18,6 +18,7 @@ from wijkprofiel.publish._exports import (
     xlsx_cells,
     xlsx_rows_vectorised,
 )
+from wijkprofiel.publish._geometry_cache import GeometryWarmup, cached_geometry, geometry_key
 from wijkprofiel.publish._maps import (
     CLASS_COLORS,
     CLASS_LABELS_NL,
@@ -118,6 +119,9 @@ __all__ = [
     "SOURCE_LABELS",
     "prepare_publication",
     "prepare_geometry",
+    "GeometryWarmup",
+    "cached_geometry",
+    "geometry_key",
     "publish_national",
     "publish_gemeenten",
     "publish_gis",

@@ -50,6 +50,8 @@ class PublishContext:
         Per gemeente (same order) its number of wijken, for balanced chunks.
     generated
         Publication time shown on the pages (``YYYY-MM-DD HH:MM``).
+    geometry_cache
+        Where the prepared web geometry is kept by content (``_geometry_cache``).
     """
 
     db_path: Path
@@ -62,6 +64,8 @@ class PublishContext:
     static_maps: bool
     static_indicator: tuple[str, int, str]
     generated: str
+    #: directory of the prepared web geometry kept between runs (None: prepared every time)
+    geometry_cache: Path | None = None
 
     @property
     def work(self) -> Path:

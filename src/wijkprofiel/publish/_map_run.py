@@ -26,8 +26,8 @@ from typing import Any
 
 from wijkprofiel.errors import PublishError
 from wijkprofiel.publish._context import PublishContext, _dump, _load, load_shared, load_tables
+from wijkprofiel.publish._geometry_cache import cached_geometry
 from wijkprofiel.publish._steps import (
-    prepare_geometry,
     render_gemeente_maps,
     render_national,
     static_jobs,
@@ -101,7 +101,7 @@ def write_maps(ctx: PublishContext, on_static: Any = None) -> Tally:
     from wijkprofiel.publish._static_maps import StaticMapRun
 
     shared, tables = load_shared(ctx), load_tables(ctx)
-    geo = prepare_geometry(read_regions(ctx.db_path, ctx.indeling_year))
+    geo = cached_geometry(read_regions(ctx.db_path, ctx.indeling_year), ctx.geometry_cache)
     selected = list(ctx.gemeenten)
     static = None
     if ctx.static_maps:

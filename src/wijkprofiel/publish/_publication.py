@@ -41,6 +41,7 @@ from wijkprofiel.publish._context import (
     store_geometry,
     store_inputs,
 )
+from wijkprofiel.publish._geometry_cache import cached_geometry
 from wijkprofiel.publish._gis_export import GPKG_NAME, GisExportRun, gis_files, publish_gis
 from wijkprofiel.publish._index_page import write_index
 from wijkprofiel.publish._map_run import MapRun
@@ -56,7 +57,6 @@ from wijkprofiel.publish._steps import (
     shared_inputs,
     static_jobs,
 )
-from wijkprofiel.publish._steps import prepare_geometry as _prepare_geometry
 from wijkprofiel.publish._swap import (
     reuse_unchanged,
     swap_directory,
@@ -74,7 +74,8 @@ __all__ = [
 
 def _context(db_path: Path, maps_dir: Path, data: dict[str, Any], shared: Shared, *, indeling_year: int,
              gemeenten: list[str] | None, self_contained: bool, static_maps: bool,
-             static_indicator: tuple[str, int, str], generated: str | None) -> PublishContext:
+             static_indicator: tuple[str, int, str], generated: str | None,
+             geometry_cache: Path | None = None) -> PublishContext:
     regions = data["regions"]
     gm_regions = regions[regions["level"] == "gemeente"]
     if gemeenten:
@@ -91,7 +92,8 @@ def _context(db_path: Path, maps_dir: Path, data: dict[str, Any], shared: Shared
         db_path=Path(db_path).resolve(), maps_dir=maps_dir, build=build, indeling_year=indeling_year, gemeenten=pairs,
         weights=tuple(len(shared.wijken_of.get(c, [])) for c, _ in pairs), self_contained=self_contained,
         static_maps=static_maps, static_indicator=tuple(static_indicator),  # type: ignore[arg-type]
-        generated=generated or dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
+        generated=generated or dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        geometry_cache=Path(geometry_cache) if geometry_cache is not None else None)
 
 
 def prepare_publication(
@@ -104,6 +106,7 @@ def prepare_publication(
     static_maps: bool = True,
     static_indicator: tuple[str, int, str] = ("eenzaam", 2020, "18+"),
     generated: str | None = None,
+    geometry_cache: Path | None = None,
 ) -> PublishContext:
     """Read the warehouse, create the staging directory and store the steps' inputs in it.
 
@@ -119,7 +122,7 @@ def prepare_publication(
     shared = shared_inputs(data)
     ctx = _context(db_path, maps_dir, data, shared, indeling_year=indeling_year, gemeenten=gemeenten,
                    self_contained=self_contained, static_maps=static_maps, static_indicator=static_indicator,
-                   generated=generated)
+                   generated=generated, geometry_cache=geometry_cache)
     try:
         _store_inputs(ctx, data, shared)
     except BaseException:
@@ -137,7 +140,7 @@ def _store_inputs(ctx: PublishContext, data: dict[str, Any], shared: Shared) -> 
 
 def prepare_geometry(ctx: PublishContext) -> None:
     """Clean, simplify and project the national geometry once (``.work/geometry.pickle``)."""
-    store_geometry(ctx, _prepare_geometry(read_regions(ctx.db_path, ctx.indeling_year)))
+    store_geometry(ctx, cached_geometry(read_regions(ctx.db_path, ctx.indeling_year), ctx.geometry_cache))
 
 
 def _run(ctx: PublishContext, render: Any) -> Tally:
@@ -275,6 +278,7 @@ def publish(
     static_indicator: tuple[str, int, str] = ("eenzaam", 2020, "18+"),
     generated: str | None = None,
     extra_files: Mapping[str, str] | None = None,
+    geometry_cache: Path | None = None,
 ) -> PublishResult:
     """Write ``index.html``, national gemeente and wijk maps, per gemeente a wijk map (buurt
     maps where buurt geometry exists), an overview page and static maps, a profile (HTML,
@@ -304,6 +308,9 @@ def publish(
     extra_files
         More pages (file name → HTML text, e.g. the validation report) placed at the top of
         the publication before it is swapped in; not counted in the result's tallies.
+    geometry_cache
+        Directory where the prepared web geometry is kept by content between runs (and
+        where :class:`GeometryWarmup` prepares it ahead); None prepares it every time.
     """
     bad = [n for n in extra_files or {} if not n or Path(n).name != n or n.startswith(".")]
     if bad:
@@ -314,7 +321,7 @@ def publish(
     shared = shared_inputs(data)
     ctx = _context(db_path, maps_dir, data, shared, indeling_year=indeling_year, gemeenten=gemeenten,
                    self_contained=self_contained, static_maps=static_maps, static_indicator=static_indicator,
-                   generated=generated)
+                   generated=generated, geometry_cache=geometry_cache)
     clock("read")
     tally = Tally()
     write = Writer(ctx.build, tally)

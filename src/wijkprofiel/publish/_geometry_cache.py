@@ -1,0 +1,191 @@
+"""Prepared web geometry kept by content, and prepared ahead of the publication (private).
+
+Cleaning, simplifying and projecting the national geometry (:func:`prepare_geometry`) costs
+about five seconds of CPU in every publication, yet the geometry rarely changes: a monthly
+run mostly brings new numbers on the same maps. :func:`cached_geometry` keeps the prepared
+geometry in a directory under a key that is the sha256 of everything it is computed from —
+per region of the gemeente, wijk and buurt levels its code, level, gemeentecode, edition and
+WKB, and the source of the code that prepares it — so equal inputs give the stored result
+and anything else is prepared again. One entry is kept (the newest); entries are written
+atomically and an unreadable one is prepared again.
+
+A run knows its geometry long before it publishes (after harmonising): :class:`GeometryWarmup`
+prepares it in a separate interpreter into the same directory while the run validates,
+compares and writes the warehouse, on the core those stages leave idle. The publication
+then finds it under the same key (or prepares it itself if the warm-up failed or the
+geometry changed in between: the key decides, never the order of events).
+
+The directory is the run's own output (``<out>/data/cache/geometrie``), written and read only
+by wijkprofiel: entries are pickles, so a directory writable by others must not be used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import shapely
+
+from wijkprofiel.publish import _steps, _web_geometry
+from wijkprofiel.publish._steps import Geometry, prepare_geometry
+
+__all__ = ["geometry_key", "cached_geometry", "GeometryWarmup"]
+
+log = logging.getLogger("wijkprofiel.publish")
+
+_LEVELS = ("gemeente", "wijk", "buurt")
+_COLUMNS = ["region_code", "level", "gemeentecode", "geometry", "geometry_year"]
+
+
+def geometry_key(regions: pd.DataFrame) -> str:
+    """The sha256 of what :func:`prepare_geometry` computes from ``regions`` (one indeling).
+
+    Rows of the gemeente, wijk and buurt levels in code order, each as code, level,
+    gemeentecode, edition and WKB (missing values as empty fields), then the source of the
+    modules that prepare the geometry and the GEOS version. Frames read from DuckDB and
+    the run's own frames give the same key for the same regions.
+    """
+    rows = regions.loc[regions["level"].astype(str).isin(_LEVELS), _COLUMNS]
+    rows = rows.assign(region_code=rows["region_code"].astype(str)).sort_values(["level", "region_code"], kind="stable")
+    digest = hashlib.sha256()
+    for module in (_steps, _web_geometry):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    digest.update(shapely.geos_version_string.encode())
+    years = rows["geometry_year"].astype("Int64")
+    for code, level, gm, geom, year in zip(rows["region_code"], rows["level"].astype(str), rows["gemeentecode"],
+                                           rows["geometry"], years, strict=True):
+        wkb = bytes(geom) if isinstance(geom, (bytes, bytearray, memoryview)) else b""
+        head = f"{code}\x1f{level}\x1f{'' if pd.isna(gm) else gm}\x1f{'' if pd.isna(year) else int(year)}\x1f{len(wkb)}\x1e"
+        digest.update(head.encode("utf-8"))
+        digest.update(wkb)
+    return digest.hexdigest()
+
+
+def _entry(directory: Path, key: str) -> Path:
+    return Path(directory) / f"web-{key[:32]}.pickle"
+
+
+def cached_geometry(regions: pd.DataFrame, directory: Path | None) -> Geometry:
+    """:func:`prepare_geometry` of ``regions``, read from ``directory`` when its key is there.
+
+    Parameters
+    ----------
+    regions
+        Regions of one indeling with ``region_code, level, gemeentecode, geometry`` (WKB)
+        and ``geometry_year``.
+    directory
+        The cache directory (created when needed); None prepares without a cache.
+
+    Returns
+    -------
+    Geometry
+        Equal to ``prepare_geometry(regions)``.
+    """
+    if directory is None:
+        return prepare_geometry(regions)
+    path = _entry(directory, geometry_key(regions))
+    if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                geo: Geometry = pickle.load(fh)  # noqa: S301 - written by this module in the run's own output
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+            path.unlink(missing_ok=True)
+        else:
+            return geo
+    geo = prepare_geometry(regions)
+    _store(path, geo)
+    return geo
+
+
+def _store(path: Path, geo: Geometry) -> None:
+    """Write ``geo`` atomically under ``path``; older entries go. A cache that cannot be
+    written costs time, not correctness."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(geo, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        log.warning("web geometry not cached in %s: %s", path.parent, exc)
+        return
+    for old in path.parent.glob("web-*.pickle"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    for tmp_file in path.parent.glob(".web-*.tmp"):  # of killed warm-ups (nothing else writes here)
+        if tmp_file.stat().st_mtime < path.stat().st_mtime - 3600:
+            tmp_file.unlink(missing_ok=True)
+
+
+class GeometryWarmup:
+    """Prepare the web geometry of ``regions`` into ``directory`` in a second interpreter.
+
+    Start it as soon as the regions are known; :meth:`wait` before publishing. The process
+    exits with the run that started it (it watches its parent). Failures are logged, not
+    raised: the publication then prepares the geometry itself.
+    """
+
+    def __init__(self, regions: pd.DataFrame, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        rows = regions.loc[regions["level"].astype(str).isin(_LEVELS), _COLUMNS].reset_index(drop=True)
+        fd, name = tempfile.mkstemp(prefix=".regions-", suffix=".pickle", dir=self.directory)
+        self._input = Path(name)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(rows, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-c", _ENTRY, str(self._input), str(self.directory), str(os.getpid())],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait(self) -> bool:
+        """Block until the geometry is prepared; True when the process succeeded."""
+        if self._proc is None:
+            return False
+        _, err = self._proc.communicate()
+        code, self._proc = self._proc.returncode, None
+        self._input.unlink(missing_ok=True)
+        if code != 0:
+            log.warning("web geometry warm-up failed (exit %s); the publication prepares it:\n%s", code,
+                        err.decode("utf-8", "replace")[-2000:])
+        return code == 0
+
+    def cancel(self) -> None:
+        """Stop the process (e.g. when the run fails before publishing)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        self.wait()
+
+
+#: what the second interpreter runs (``-c``: no ``runpy`` re-import of this module)
+_ENTRY = "import sys; from wijkprofiel.publish._geometry_cache import _main; raise SystemExit(_main(sys.argv[1:]))"
+
+
+def _main(argv: list[str]) -> int:
+    import threading
+    import time
+
+    parent = int(argv[2])
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    with Path(argv[0]).open("rb") as fh:
+        regions = pickle.load(fh)  # noqa: S301 - written by GeometryWarmup of the parent process
+    cached_geometry(regions, Path(argv[1]))
+    return 0
