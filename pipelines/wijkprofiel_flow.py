@@ -43,7 +43,12 @@ from wijkprofiel.compare import compare_loaded, derive_tables
 from wijkprofiel.config import raw_layers
 from wijkprofiel.indeling import harmonise_loaded
 from wijkprofiel.load import LoadCache, Loaded, load_raw, mark_fetch_failures
-from wijkprofiel.publish import GeometryWarmup, PublishResult, remove_leftovers
+from wijkprofiel.publish import (
+    GeometryWarmup,
+    PublishResult,
+    remove_geometry_leftovers,
+    remove_leftovers,
+)
 from wijkprofiel.store import (
     Catalogue,
     code_fingerprint,
@@ -226,11 +231,13 @@ def wijkprofiel(
     run_id = str(flow_run.get_id() or uuid.uuid4())
     db_path = Path(out_root) / "data" / "processed" / "wijkprofiel.duckdb"
     maps_dir = Path(out_root) / "maps"
+    geometry_cache = Path(out_root) / "data" / "cache" / "geometrie"
     stage = _stage_logger()
     catalogue = load_catalogue(Path(catalogue_path)) if catalogue_path else default_catalogue()
     roots = raw_layers(Path(raw_root) if raw_root else None, Path(out_root))
     with publication_lock(Path(out_root), wait_seconds=lock_wait_seconds):
-        for leftover in remove_leftovers(maps_dir):  # of killed runs; nothing live uses them under the lock
+        # of killed runs; nothing live uses them under the lock
+        for leftover in [*remove_leftovers(maps_dir), *remove_geometry_leftovers(geometry_cache)]:
             get_run_logger().info("overblijfsel van een afgebroken run verwijderd: %s", leftover)
         what = ", ".join(refresh or []) + (" en alles met refresh in de catalogus" if refresh_catalogue else "")
         stage("ingest", f"bronnen ophalen ({what or 'geen'}) en laden uit {' + '.join(map(str, roots))} "
@@ -253,7 +260,6 @@ def wijkprofiel(
         stage("harmonise", f"omzetten naar indeling {indeling_year}")
         loaded = harmonise_flow(InMemory(loaded), crosswalks)
         # the maps' web geometry, prepared on the core the next stages leave idle (kept by content)
-        geometry_cache = Path(out_root) / "data" / "cache" / "geometrie"
         warmup = GeometryWarmup(loaded.regions[loaded.regions["indeling_year"] == indeling_year], geometry_cache)
         try:
             stage("validate", f"onthullingscontrole (drempel {disclosure_threshold}), quarantaine en validatie")

@@ -15,7 +15,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from wijkprofiel.publish import GeometryWarmup, _geometry_cache, cached_geometry, geometry_key
+from wijkprofiel.publish import (
+    GeometryWarmup,
+    _geometry_cache,
+    cached_geometry,
+    geometry_key,
+    remove_geometry_leftovers,
+)
 from wijkprofiel.publish._steps import prepare_geometry
 
 
@@ -93,3 +99,13 @@ def test_a_failed_warmup_is_reported_not_raised(tmp_path: Path) -> None:
     warmup = GeometryWarmup(broken, tmp_path)
     assert warmup.wait() is False
     assert not list(tmp_path.glob("web-*.pickle"))
+
+
+def test_leftovers_of_killed_runs_are_removed_and_the_entry_kept(tmp_path: Path) -> None:
+    regions = _regions()
+    cached_geometry(regions, tmp_path)
+    left = [tmp_path / ".regions-abc123.pickle", tmp_path / f".web-{'0' * 32}.pickle.xyz.tmp"]
+    for path in left:
+        path.write_bytes(b"left behind by a killed run")
+    assert remove_geometry_leftovers(tmp_path) == sorted(left)
+    assert [p.name for p in tmp_path.iterdir()] == [f"web-{geometry_key(regions)[:32]}.pickle"]

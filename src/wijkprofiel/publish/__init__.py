@@ -18,7 +18,12 @@ from wijkprofiel.publish._exports import (
     xlsx_cells,
     xlsx_rows_vectorised,
 )
-from wijkprofiel.publish._geometry_cache import GeometryWarmup, cached_geometry, geometry_key
+from wijkprofiel.publish._geometry_cache import (
+    GeometryWarmup,
+    cached_geometry,
+    geometry_key,
+    remove_geometry_leftovers,
+)
 from wijkprofiel.publish._maps import (
     CLASS_COLORS,
     CLASS_LABELS_NL,
@@ -122,6 +127,7 @@ __all__ = [
     "GeometryWarmup",
     "cached_geometry",
     "geometry_key",
+    "remove_geometry_leftovers",
     "publish_national",
     "publish_gemeenten",
     "publish_gis",

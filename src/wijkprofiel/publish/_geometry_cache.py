@@ -37,7 +37,7 @@ import shapely
 from wijkprofiel.publish import _steps, _web_geometry
 from wijkprofiel.publish._steps import Geometry, prepare_geometry
 
-__all__ = ["geometry_key", "cached_geometry", "GeometryWarmup"]
+__all__ = ["geometry_key", "cached_geometry", "GeometryWarmup", "remove_geometry_leftovers"]
 
 log = logging.getLogger("wijkprofiel.publish")
 
@@ -125,9 +125,19 @@ def _store(path: Path, geo: Geometry) -> None:
     for old in path.parent.glob("web-*.pickle"):
         if old != path:
             old.unlink(missing_ok=True)
-    for tmp_file in path.parent.glob(".web-*.tmp"):  # of killed warm-ups (nothing else writes here)
-        if tmp_file.stat().st_mtime < path.stat().st_mtime - 3600:
-            tmp_file.unlink(missing_ok=True)
+
+
+def remove_geometry_leftovers(directory: Path) -> list[Path]:
+    """Remove what killed runs left in the cache ``directory``: warm-up inputs
+    (``.regions-*``) and half-written entries (``.web-*.tmp``). Call only while holding the
+    publication lock (no live run of this output directory can be using them). Returns what
+    was removed."""
+    removed = []
+    for pattern in (".regions-*", ".web-*.tmp"):
+        for path in sorted(Path(directory).glob(pattern)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 class GeometryWarmup:

@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from wijkprofiel import __version__
@@ -143,12 +145,26 @@ def rivm_observations(wide: pd.DataFrame, *, indeling_year: int, source_id: str)
     if "value" not in parts:
         msg = "RIVM frame holds no point estimates (Marges MW00000); cannot build observations"
         raise ParseError(msg)
-    obs = pd.DataFrame(parts).reset_index()
+    obs = pd.DataFrame(parts)
     # a column that is entirely empty for a (period, group) block does not apply there:
     # drop it; cells published as '.' inside an applicable block stay as NULL values
-    applies = obs.groupby(["indicator_id", "period", "population_group"])["value"].transform("count") > 0
-    obs = obs[applies.to_numpy()].reset_index(drop=True)
+    index = obs.index
+    assert isinstance(index, pd.MultiIndex)  # (region, period, group, indicator), from the stacks
+    applies = _applies(index, obs["value"].notna().to_numpy())
+    obs = obs.reset_index()[applies].reset_index(drop=True)
     return finish_observations(obs, source_id=source_id, indeling_year=indeling_year)
+
+
+def _applies(index: pd.MultiIndex, has_value: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Per row of ``index`` (region, period, group, indicator): whether its (indicator,
+    period, group) cell has a value in any region — what ``groupby(...).transform("count") > 0``
+    gives, from the index codes (rows with a missing key never apply, as in ``groupby``)."""
+    codes = [np.asarray(index.codes[i], dtype=np.int64) for i in (1, 2, 3)]
+    sizes = [len(index.levels[i]) for i in (1, 2, 3)]
+    valid = (codes[0] >= 0) & (codes[1] >= 0) & (codes[2] >= 0)
+    cell = np.where(valid, (codes[0] * sizes[1] + codes[1]) * sizes[2] + codes[2], 0)
+    counts = np.bincount(cell[valid & has_value], minlength=sizes[0] * sizes[1] * sizes[2])
+    return np.asarray(valid & (counts[cell] > 0), dtype=bool)
 
 
 # --- live fetch from the dataderden catalogue, and the JSON snapshot it writes -------------
