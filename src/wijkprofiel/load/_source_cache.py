@@ -124,10 +124,10 @@ class LoadCache:
 
     @staticmethod
     def _write(path: Path, source: str, value: object) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_orphans(path.parent, source)
         tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _remove_orphans(path.parent, source)
             with tmp.open("wb") as fh:
                 pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
@@ -135,9 +135,10 @@ class LoadCache:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             return
-        for old in path.parent.glob(f"{source}-*.pickle"):
-            if old != path:
-                old.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            for old in path.parent.glob(f"{source}-*.pickle"):
+                if old != path:
+                    old.unlink(missing_ok=True)
 
 
 def _detached(value: Any) -> Any:
