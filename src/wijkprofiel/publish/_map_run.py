@@ -2,8 +2,8 @@
 
 :func:`wijkprofiel.publish.publish` renders the profiles (the larger half) itself while a
 :class:`MapRun` prepares the web geometry, starts the static maps and writes the national
-and gemeente maps into the same staging directory, then (``exports``) the CSV and XLSX of
-every wijk. On two cores this takes the maps and the files off the critical path. The process reads the steps' prepared inputs from ``.work/`` (as the
+and gemeente maps into the same staging directory. On two cores this takes the maps off
+the critical path. The process reads the steps' prepared inputs from ``.work/`` (as the
 Dask steps do) and hands back its :class:`Tally` as ``.work/maps-tally.pickle``.
 
 The process watches its parent: when the run that started it is killed, it stops its
@@ -32,8 +32,7 @@ from wijkprofiel.publish._steps import (
     render_national,
     static_jobs,
 )
-from wijkprofiel.publish._warehouse_reads import read_regions, read_wijk_rows
-from wijkprofiel.publish._wijk_exports import render_wijk_exports, wijk_profile_table
+from wijkprofiel.publish._warehouse_reads import read_regions
 from wijkprofiel.publish._writer import Tally, Writer
 
 __all__ = ["MapRun", "CONTEXT_FILE", "STATIC_INLINE"]
@@ -55,11 +54,11 @@ class MapRun:
     and starts the process at once.
     """
 
-    def __init__(self, ctx: PublishContext, *, exports: bool = False) -> None:
+    def __init__(self, ctx: PublishContext) -> None:
         self.ctx = ctx
         _dump(ctx.work / CONTEXT_FILE, ctx)
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-c", _ENTRY, str(ctx.work / CONTEXT_FILE), str(os.getpid()), "exports" if exports else ""],
+            [sys.executable, "-c", _ENTRY, str(ctx.work / CONTEXT_FILE), str(os.getpid())],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def wait(self) -> Tally:
@@ -95,11 +94,10 @@ class MapRun:
 _ENTRY = "import sys; from wijkprofiel.publish._map_run import _main; raise SystemExit(_main(sys.argv[1:]))"
 
 
-def write_maps(ctx: PublishContext, on_static: Any = None, *, exports: bool = False) -> Tally:
+def write_maps(ctx: PublishContext, on_static: Any = None) -> Tally:
     """Prepare the geometry, start the static maps, write the national and gemeente maps
-    of ``ctx`` (with ``exports`` then the CSV and XLSX of every wijk) and wait for the static
-    maps; ``on_static(run)`` receives the static-map run as soon as it exists (so that it
-    can be cancelled). Returns what was written."""
+    of ``ctx`` and wait for the static maps; ``on_static(run)`` receives the static-map run
+    as soon as it exists (so that it can be cancelled). Returns what was written."""
     from wijkprofiel.publish._static_maps import StaticMapRun
 
     shared, tables = load_shared(ctx), load_tables(ctx)
@@ -119,10 +117,6 @@ def write_maps(ctx: PublishContext, on_static: Any = None, *, exports: bool = Fa
                         published=[c for c, _ in selected])
         render_gemeente_maps(write, shared, tables, geo, selected, indeling_year=ctx.indeling_year,
                              self_contained=ctx.self_contained)
-        if exports:
-            wijken = sorted(w for c, _ in selected for w in shared.wijken_of.get(c, []))
-            rows = read_wijk_rows(ctx.db_path, ctx.indeling_year, wijken)
-            render_wijk_exports(write, shared, wijk_profile_table(shared, rows, selected), selected)
     except BaseException:
         write.cancel()
         if static is not None:
@@ -158,7 +152,7 @@ def _main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, terminated)
     threading.Thread(target=_watch_parent, args=(int(argv[1]), stop), daemon=True).start()
     try:
-        tally = write_maps(ctx, on_static=started.append, exports=len(argv) > 2 and argv[2] == "exports")
+        tally = write_maps(ctx, on_static=started.append)
     except BaseException:
         traceback.print_exc()
         return 1

@@ -330,12 +330,11 @@ def publish(
     try:
         gis_run = GisExportRun(ctx.db_path, ctx.build, indeling_year=indeling_year, generated=ctx.generated)
         _store_inputs(ctx, data, shared)
-        # geometry, static, national and gemeente maps, then the CSV and XLSX per wijk in a
-        # second interpreter; the profile pages here (the larger half)
-        map_run = MapRun(ctx, exports=True)
+        # geometry, static, national and gemeente maps in a second interpreter, the profiles here
+        map_run = MapRun(ctx)
         clock("tables")
         render_profiles(write, shared, data["comp"], list(ctx.gemeenten), indeling_year=indeling_year,
-                        generated=ctx.generated, static_maps=static_maps, warehouse=ctx.db_path, exports=False)
+                        generated=ctx.generated, static_maps=static_maps, warehouse=ctx.db_path)
         clock("profiles")
         tally.add(map_run.wait())
         clock("maps wait")

@@ -30,8 +30,14 @@ from wijkprofiel.publish._profiles import (
     KEY_INDICATORS,
     Spine,
     env,
+    gemeente_level_rows,
     gemeente_overview_html,
+    profile_csv,
+    profile_csv_texts,
     profile_pages,
+    profile_table,
+    profile_xlsx,
+    profile_xlsx_rows,
     table_csv,
     table_xlsx,
     wijk_summary,
@@ -44,7 +50,6 @@ from wijkprofiel.publish._web_geometry import (
     to_lonlat,
     uncovered,
 )
-from wijkprofiel.publish._wijk_exports import render_wijk_exports, wijk_chunks, wijk_profile_table
 from wijkprofiel.publish._writer import (
     Tally,
     Writer,
@@ -63,6 +68,8 @@ SOURCE_LABELS = {
     # index and profile pages (title, file, licence)
     "extract": "eigen extract (aangeleverde gegevens, geen open bron)",
 }
+#: wijk profiles rendered together (vectorised) per chunk
+PROFILE_CHUNK = 400
 _LEVELS = ("gemeente", "wijk", "buurt")
 
 
@@ -215,21 +222,23 @@ def render_national(write: Writer, shared: Shared, tables: dict[str, SeriesTable
 # ------------------------------------------------------------------------- gemeenten
 
 def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, gemeenten: list[tuple[str, str]], *,
-                    indeling_year: int, generated: str, static_maps: bool, warehouse: Path | None = None,
-                    exports: bool = True) -> None:
+                    indeling_year: int, generated: str, static_maps: bool, warehouse: Path | None = None) -> None:
     """Per wijk of ``gemeenten`` (``(code, name)``) its profile (HTML, CSV, XLSX) and per
     gemeente its overview page with CSV/XLSX; ``wijk_rows`` holds (at least) their
     comparison rows; with ``warehouse`` (DuckDB file) also each gemeente's buurt page and per
     wijk profile its buurten. Adds the gemeenten's index rows to the writer's tally.
 
     The pages carry no generation time (``generated`` is shown on the index page only): the
-    same data gives the same bytes, so a re-run leaves unchanged pages untouched. Without
-    ``exports`` the CSV and XLSX per wijk are left to :func:`render_wijk_exports`."""
+    same data gives the same bytes, so a re-run leaves unchanged pages untouched."""
     names, has_geo = shared.names, shared.has_geo
     nl_name, nlw_name = national_names(indeling_year)
     wanted = sorted(w for code, _ in gemeenten for w in shared.wijken_of.get(code, []))
     parent = {w: code for code, _ in gemeenten for w in shared.wijken_of.get(code, [])}
-    ptable = wijk_profile_table(shared, wijk_rows, gemeenten)
+    own = wijk_rows[wijk_rows["region_code"].isin(set(wanted))]
+    if "level" in own:
+        own = own[own["level"] == "wijk"]
+    ptable = profile_table(pd.concat([own, gemeente_level_rows(wijk_rows, parent)], ignore_index=True),
+                           shared.indicators)
     summary = wijk_summary(ptable, KEY_INDICATORS)
     buurten = buurt.BuurtPages() if warehouse is None else buurt.render_buurt_profiles(
         write, warehouse, gemeenten, wijk_rows, ptable, indeling_year=indeling_year, names=names, wijken_of=shared.wijken_of,
@@ -240,14 +249,20 @@ def render_profiles(write: Writer, shared: Shared, wijk_rows: pd.DataFrame, geme
                         *([("#buurten", "buurten")] if w in buurten.sections else []),
                         (f"{w}.csv", "CSV"), (f"{w}.xlsx", "Excel")], "buurten": buurten.sections.get(w, "")}
              for w in wanted]
-    page_of = {p["code"]: p for p in pages}
-    for chunk, part in wijk_chunks(ptable, wanted):
-        for wcode, page in profile_pages(part, [page_of[w] for w in chunk], indeling_year=indeling_year,
-                                         sources=shared.source_lines, spine=shared.spine, generated=""):
+    # in chunks of wijken (vectorised within a chunk, bounded memory)
+    row_codes = ptable["region_code"].to_numpy(dtype=str)
+    for start in range(0, len(pages), PROFILE_CHUNK):
+        chunk = pages[start:start + PROFILE_CHUNK]
+        first = int(np.searchsorted(row_codes, chunk[0]["code"], side="left"))
+        last = int(np.searchsorted(row_codes, chunk[-1]["code"], side="right"))
+        part = ptable.iloc[first:last]
+        csv_texts, xlsx_rows = profile_csv_texts(part), profile_xlsx_rows(part)
+        for wcode, page in profile_pages(part, chunk, indeling_year=indeling_year, sources=shared.source_lines,
+                                         spine=shared.spine, generated=""):
+            write(f"profielen/{wcode}.csv", csv_texts.get(wcode) or profile_csv([]))
+            write(f"profielen/{wcode}.xlsx", profile_xlsx(xlsx_rows.get(wcode, []), f"{names.get(wcode, wcode)} ({wcode})"))
             write(f"profielen/{wcode}.html", page)
             write.tally.profiles += 1
-    if exports:
-        render_wijk_exports(write, shared, ptable, gemeenten)
     for code, gname in gemeenten:
         wcodes = shared.wijken_of.get(code, [])
         with_geo = [c for c in wcodes if c in has_geo]
