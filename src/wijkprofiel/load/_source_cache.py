@@ -26,7 +26,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import pickle
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from wijkprofiel.load._discovery import SnapshotInfo, check_integrity
-from wijkprofiel.store import sha256_file
+from wijkprofiel.store import read_cache_entry, sha256_file, write_cache_entry
 
 __all__ = ["LoadCache"]
 
@@ -88,18 +87,13 @@ class LoadCache:
         """
         self.wait()
         path = Path(self.directory) / f"{source}-{key[:32]}.pickle"
-        if path.is_file():
-            try:
-                with path.open("rb") as fh:
-                    value: T = pickle.load(fh)  # noqa: S301 - written by this class in the run's own output
-            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
-                path.unlink(missing_ok=True)
-            else:
-                used = read_from(value)
-                check_integrity([i for i in infos
-                                 if f"{i.source}/{i.dataset}@{i.snapshot.snapshot_id}" in used or not used])
-                self.reused.append(source)
-                return value
+        found, cached = read_cache_entry(path)
+        if found:
+            used = read_from(cached)
+            check_integrity([i for i in infos
+                             if f"{i.source}/{i.dataset}@{i.snapshot.snapshot_id}" in used or not used])
+            self.reused.append(source)
+            return cached  # type: ignore[no-any-return]
         value = load()
         self._store(path, source, value)
         return value
@@ -124,21 +118,9 @@ class LoadCache:
 
     @staticmethod
     def _write(path: Path, source: str, value: object) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _remove_orphans(path.parent, source)
-            with tmp.open("wb") as fh:
-                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:  # a cache that cannot be written costs time, not correctness
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            return
         with contextlib.suppress(OSError):
-            for old in path.parent.glob(f"{source}-*.pickle"):
-                if old != path:
-                    old.unlink(missing_ok=True)
+            _remove_orphans(path.parent, source)
+        write_cache_entry(path, value, replaces=f"{source}-*.pickle")
 
 
 def _detached(value: Any) -> Any:

@@ -21,7 +21,6 @@ by wijkprofiel: entries are pickles, so a directory writable by others must not 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -36,6 +35,7 @@ import shapely
 
 from wijkprofiel.publish import _steps, _web_geometry
 from wijkprofiel.publish._steps import Geometry, prepare_geometry
+from wijkprofiel.store import read_cache_entry, write_cache_entry
 
 __all__ = ["geometry_key", "cached_geometry", "GeometryWarmup", "remove_geometry_leftovers"]
 
@@ -92,39 +92,13 @@ def cached_geometry(regions: pd.DataFrame, directory: Path | None) -> Geometry:
     if directory is None:
         return prepare_geometry(regions)
     path = _entry(directory, geometry_key(regions))
-    if path.is_file():
-        try:
-            with path.open("rb") as fh:
-                geo: Geometry = pickle.load(fh)  # noqa: S301 - written by this module in the run's own output
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
-            path.unlink(missing_ok=True)
-        else:
-            return geo
+    found, cached = read_cache_entry(path)
+    if found:
+        return cached  # type: ignore[no-any-return]
     geo = prepare_geometry(regions)
-    _store(path, geo)
+    if not write_cache_entry(path, geo, replaces="web-*.pickle"):
+        log.warning("web geometry not cached in %s", path.parent)
     return geo
-
-
-def _store(path: Path, geo: Geometry) -> None:
-    """Write ``geo`` atomically under ``path``; older entries go. A cache that cannot be
-    written costs time, not correctness."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(geo, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError as exc:
-        log.warning("web geometry not cached in %s: %s", path.parent, exc)
-        return
-    for old in path.parent.glob("web-*.pickle"):
-        if old != path:
-            old.unlink(missing_ok=True)
 
 
 def remove_geometry_leftovers(directory: Path) -> list[Path]:

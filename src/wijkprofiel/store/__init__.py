@@ -13,6 +13,7 @@ which ones a scheduled run refreshes.
 
 from __future__ import annotations
 
+from wijkprofiel.store._cache_entries import read_cache_entry, write_cache_entry
 from wijkprofiel.store._catalogue import (
     DEFAULT_CATALOGUE,
     Catalogue,
@@ -41,6 +42,8 @@ from wijkprofiel.store._snapshots import (
 )
 
 __all__ = [
+    "read_cache_entry",
+    "write_cache_entry",
     "MANIFEST_NAME",
     "Snapshot",
     "sha256_bytes",
