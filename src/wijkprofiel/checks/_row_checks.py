@@ -83,8 +83,8 @@ def check_observations(observations: pd.DataFrame, indicators: pd.DataFrame, reg
     unknown = sorted(set(observations["indicator_id"].unique()) - set(units.index))  # unique first: 3.8M rows
     out.append(_result(source, "bekende indicatoren", "error", not unknown, len(unknown), 0, ", ".join(unknown[:10])))
     pct = observations["indicator_id"].map(units) == "%"
-    values = observations.loc[pct, "value"]
-    bad = observations.loc[pct][(values < 0) | (values > 100)]
+    values = observations["value"]
+    bad = observations.loc[(pct & ((values < 0) | (values > 100))).to_numpy(dtype=bool)]  # the few bad rows only
     out.append(_result(source, "percentages tussen 0 en 100", "error", bad.empty, len(bad), 0,
                        "; ".join(f"{r.region_code} {r.indicator_id} {r.period}: {r.value}" for r in bad.head(10).itertuples())))
     keys = ["indicator_id", "region_code", "indeling_year", "period", "population_group"]
@@ -95,7 +95,9 @@ def check_observations(observations: pd.DataFrame, indicators: pd.DataFrame, reg
     missing = obs_keys.difference(known)
     out.append(_result(source, "regio's bestaan in indeling", "error", len(missing) == 0, len(missing), 0,
                        ", ".join(f"{c}@{y}" for c, y in list(missing)[:10])))
-    land = observations.merge(regions[regions["level"] == "land"][["region_code", "indeling_year"]])
+    land_regions = regions[regions["level"] == "land"][["region_code", "indeling_year"]]
+    candidates = observations[observations["region_code"].isin(set(land_regions["region_code"]))]  # then the merge is small
+    land = candidates.merge(land_regions)
     per_cell = land.groupby(["indicator_id", "indeling_year", "period", "population_group"]).size()
     out.append(_result(source, "precies één landelijke rij per cel", "error", bool((per_cell == 1).all()),
                        int((per_cell != 1).sum()), 0))
