@@ -117,6 +117,24 @@ def _prefect_defaults(ui: bool = False) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def _no_numpy_hugepages() -> None:
+    """Large NumPy arrays without transparent huge pages (``NUMPY_MADVISE_HUGEPAGE=0``,
+    unless set), for this process and the processes it starts.
+
+    A run allocates and frees gigabytes of short-lived arrays; zeroing a fresh 2 MB page for
+    each took 13 % of the CPU of a national run (``perf``, 2026-12-04). Without: 66.2 s against
+    69.6 s wall, medians of three alternating cold runs.
+    """
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+    if os.environ["NUMPY_MADVISE_HUGEPAGE"] == "0":  # NumPy read it at import: tell it now
+        with contextlib.suppress(ImportError):
+            from numpy._core import multiarray
+
+            switch = getattr(multiarray, "_set_madvise_hugepage", None)
+            if switch is not None:
+                switch(False)
+
+
 def _catalogue_path(path: Path | None) -> str | None:
     """Validate a user catalogue at start-up (every problem named at once); its absolute path."""
     if path is None:
@@ -157,6 +175,7 @@ def _api_url(url: str) -> Iterator[None]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _no_numpy_hugepages()
     settings = Settings(
         raw_root=args.raw,
         out_root=args.out.resolve(),
@@ -249,6 +268,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(raw_root=args.raw, out_root=args.out.resolve(), gemeenten=tuple(args.gemeente))
     catalogue_path = _catalogue_path(args.catalogus)
     _prefect_defaults(ui=True)
+    _no_numpy_hugepages()
     server = None if os.environ.get("PREFECT_API_URL") else start_local_server(args.poort)
     from pipelines.wijkprofiel_flow import wijkprofiel
 
