@@ -13,7 +13,8 @@ An entry is written by a background thread (pickling and writing a national RIVM
 about two seconds, mostly outside the GIL) from a detached copy of the result, so the load
 goes on at once; :meth:`LoadCache.wait` (and the end of the process: the thread is not a
 daemon) waits for it, and a load in the same process waits for pending writes first.
-Temporary files of a process that was killed while writing are removed by the next write.
+Temporary files of a process that was killed while writing are removed by the next write
+(:func:`wijkprofiel.store.write_cache_entry`).
 
 The cache is a directory of the run's own output (``<out>/data/cache/laden``), written and read
 only by wijkprofiel: entries are pickles, so a directory writable by others must not be used.
@@ -21,11 +22,9 @@ only by wijkprofiel: entries are pickles, so a directory writable by others must
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -109,18 +108,12 @@ class LoadCache:
         """Write ``value`` under ``path`` in a background thread (from a detached copy)."""
         directory = Path(self.directory).resolve()
         snapshot = _detached(value)
-        thread = threading.Thread(target=self._write, args=(path, source, snapshot), daemon=False,
-                                  name=f"wijkprofiel-cache-{source}")
+        thread = threading.Thread(target=write_cache_entry, args=(path, snapshot), kwargs={"replaces": f"{source}-*.pickle"},
+                                  daemon=False, name=f"wijkprofiel-cache-{source}")
         with _PENDING_LOCK:
             pending = [t for t in _PENDING.get(directory, []) if t.is_alive()]
             _PENDING[directory] = [*pending, thread]
         thread.start()
-
-    @staticmethod
-    def _write(path: Path, source: str, value: object) -> None:
-        with contextlib.suppress(OSError):
-            _remove_orphans(path.parent, source)
-        write_cache_entry(path, value, replaces=f"{source}-*.pickle")
 
 
 def _detached(value: Any) -> Any:
@@ -138,21 +131,3 @@ def _detached(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _detached(v) for k, v in value.items()}
     return value
-
-
-def _remove_orphans(directory: Path, source: str) -> None:
-    """Temporary entries of ``source`` left by processes that no longer run (killed while writing)."""
-    for tmp in directory.glob(f".{source}-*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2].split("-")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True

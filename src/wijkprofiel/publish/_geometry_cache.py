@@ -124,20 +124,25 @@ class GeometryWarmup:
 
     def __init__(self, regions: pd.DataFrame, directory: Path) -> None:
         self.directory = Path(directory)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._cached = _entry(self.directory, geometry_key(regions)).is_file()
+        if self._cached:  # unchanged maps: nothing to prepare, no process
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         rows = regions.loc[regions["level"].astype(str).isin(_LEVELS), _COLUMNS].reset_index(drop=True)
         fd, name = tempfile.mkstemp(prefix=".regions-", suffix=".pickle", dir=self.directory)
         self._input = Path(name)
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(rows, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+        self._proc = subprocess.Popen(
             [sys.executable, "-c", _ENTRY, str(self._input), str(self.directory), str(os.getpid())],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def wait(self) -> bool:
-        """Block until the geometry is prepared; True when the process succeeded."""
+        """Block until the geometry is prepared; True when it was already cached or the
+        process succeeded."""
         if self._proc is None:
-            return False
+            return self._cached
         _, err = self._proc.communicate()
         code, self._proc = self._proc.returncode, None
         self._input.unlink(missing_ok=True)
@@ -159,16 +164,10 @@ _ENTRY = "import sys; from wijkprofiel.publish._geometry_cache import _main; rai
 
 def _main(argv: list[str]) -> int:
     import threading
-    import time
 
-    parent = int(argv[2])
+    from wijkprofiel.publish._map_run import _watch_parent  # here: _map_run imports this module
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(int(argv[2]), lambda: None), daemon=True).start()
     with Path(argv[0]).open("rb") as fh:
         regions = pickle.load(fh)  # noqa: S301 - written by GeometryWarmup of the parent process
     cached_geometry(regions, Path(argv[1]))
